@@ -1,0 +1,217 @@
+"""Deterministic autoencoder transformer."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import torch
+from sklearn.mixture import GaussianMixture
+
+from ._base import _BaseAutoencoder
+from ._losses import SquaredError
+from ._modules import build_autoencoder
+
+
+class AutoencoderTransformer(_BaseAutoencoder):
+    """Autoencoder dimensionality reduction, a non-linear drop-in for PCA.
+
+    A multilayer perceptron encoder maps each sample to ``n_components``
+    numbers and a mirrored decoder maps them back; both are trained together
+    with Adam (decoupled weight decay) to minimise the squared reconstruction
+    error. ``transform`` returns the codes, ``inverse_transform`` the
+    reconstructions in the caller's units.
+
+    Input is first centred per feature and divided by one global scale
+    (``scaling="auto"``), so the training loss is proportional to the squared
+    error in the caller's units, as for PCA, while the network sees data of
+    unit scale. Computation is in float32 on the chosen ``device``; output
+    follows the input dtype for float32 and float64.
+
+    Parameters
+    ----------
+    n_components : int, default=2
+        Dimension of the latent code.
+
+    hidden_layer_sizes : array-like of int, default=(256, 128)
+        Widths of the encoder's hidden layers; the decoder mirrors them. An
+        empty tuple gives a linear autoencoder.
+
+    activation : {"relu", "tanh", "logistic", "identity", "elu", "gelu", \
+            "silu"}, default="relu"
+        Activation between linear layers.
+
+    scaling : {"auto", "global", "standard"} or None, default="auto"
+        Internal scaling of the input. "global" (what "auto" means here)
+        centres each feature and divides by the root mean feature variance;
+        "standard" divides each feature by its own standard deviation; None
+        feeds the data as it is. Outputs of ``inverse_transform``, ``sample``
+        and ``score_samples`` are always in the caller's units.
+
+    max_iter : int, default=200
+        Maximum number of epochs.
+
+    batch_size : int or "auto", default="auto"
+        Mini-batch size; "auto" is ``min(200, n_samples)``.
+
+    learning_rate_init : float, default=1e-3
+        Adam learning rate.
+
+    alpha : float, default=1e-4
+        Decoupled weight decay (AdamW).
+
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data, stop when its loss stops
+        improving and keep the best weights. Otherwise stop on the training
+        loss.
+
+    validation_fraction : float, default=0.1
+        Fraction of the data held out when ``early_stopping=True``.
+
+    n_iter_no_change : int, default=10
+        Epochs without an improvement of at least ``tol`` before stopping.
+
+    tol : float, default=1e-4
+        Minimum improvement of the monitored mean loss per sample.
+
+    shuffle : bool, default=True
+        Shuffle the samples every epoch.
+
+    random_state : int, RandomState instance or None, default=None
+        Seed of the weight initialisation, shuffling and sampling. An int
+        gives bit-identical results on the CPU.
+
+    verbose : int, default=0
+        Show a progress bar over epochs when positive.
+
+    warm_start : bool, default=False
+        Continue training the fitted network on the next ``fit``, keeping
+        the fitted scaling.
+
+    device : {"auto", "cpu", "cuda"}, default="auto"
+        Where to train; "auto" picks CUDA when available. Inference runs
+        where the fitted module lives (the CPU after unpickling on a machine
+        without GPU is fine: pickles always hold CPU tensors).
+
+    Attributes
+    ----------
+    module_ : torch.nn.Module
+        The trained autoencoder, with ``encode`` and ``decode`` methods
+        working on scaled data.
+
+    n_components_ : int
+        Dimension of the latent code.
+
+    mean_ : ndarray of shape (n_features_in_,)
+        Per-feature offset of the internal scaling.
+
+    scale_ : ndarray of shape (n_features_in_,)
+        Per-feature scale of the internal scaling.
+
+    latent_density_ : GaussianMixture
+        Density of the training codes, used by ``sample``.
+
+    loss_curve_ : list of float
+        Mean training loss per sample (scaled units) at each epoch.
+
+    validation_loss_curve_ : list of float or None
+        Mean validation loss per epoch when ``early_stopping=True``.
+
+    best_loss_ : float
+        Best monitored loss.
+
+    n_iter_ : int
+        Number of epochs run.
+
+    n_features_in_ : int
+        Number of features seen during :term:`fit`.
+
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during :term:`fit`. Defined only when `X`
+        has feature names that are all strings.
+
+    See Also
+    --------
+    VAETransformer : Variational autoencoder with a probabilistic latent space.
+    sklearn.decomposition.PCA : Linear dimensionality reduction.
+
+    Notes
+    -----
+    ``score_samples`` is the negative squared reconstruction error of each
+    sample in the caller's units; ``sample`` draws codes from a Gaussian
+    mixture fitted to the training codes and decodes them.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from skae import AutoencoderTransformer
+    >>> X, _ = load_digits(return_X_y=True)
+    >>> ae = AutoencoderTransformer(n_components=2, max_iter=5, random_state=0)
+    >>> ae.fit_transform(X).shape
+    (1797, 2)
+    >>> ae.inverse_transform(ae.transform(X[:3])).shape
+    (3, 64)
+    """
+
+    def __init__(
+        self,
+        n_components=2,
+        *,
+        hidden_layer_sizes=(256, 128),
+        activation="relu",
+        scaling="auto",
+        max_iter=200,
+        batch_size="auto",
+        learning_rate_init=1e-3,
+        alpha=1e-4,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        shuffle=True,
+        random_state=None,
+        verbose=0,
+        warm_start=False,
+        device="auto",
+    ):
+        self.n_components = n_components
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.scaling = scaling
+        self.max_iter = max_iter
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.alpha = alpha
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.device = device
+
+    def _build_module(self, n_features: int) -> torch.nn.Module:
+        return build_autoencoder(
+            n_features, self.n_components, self._hidden_sizes(), self.activation
+        )
+
+    def _objective(self) -> SquaredError:
+        return SquaredError()
+
+    def _encode(self, xs: torch.Tensor) -> torch.Tensor:
+        return self.module_.encode(xs)
+
+    def _score(self, x: torch.Tensor) -> torch.Tensor:
+        error = self._decode(self._encode(self._scale(x))) - x
+        return -error.square().sum(1)
+
+    def _after_fit(self, codes: np.ndarray, seed: int) -> None:
+        n_modes = min(10, codes.shape[0])
+        self.latent_density_ = GaussianMixture(n_modes, random_state=seed).fit(codes)
+
+    def _sample_codes(self, n_samples: int, rng: np.random.RandomState) -> np.ndarray:
+        density = copy.copy(self.latent_density_).set_params(random_state=rng)
+        codes, _ = density.sample(n_samples)
+        return codes[rng.permutation(n_samples)]

@@ -1,0 +1,178 @@
+"""Training loop: data as one float32 tensor, batches by index, one sync per epoch.
+
+The stages follow skorch's shape (``train_step`` -> ``run_epoch`` ->
+``fit_module``) without its per-sample ``DataLoader``: the whole training set
+is a single tensor on the target device, each epoch draws one permutation from
+a local ``torch.Generator`` and slices it into batches, the loss is summed on
+the device and brought to the host once per epoch.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+from tqdm.auto import tqdm
+
+Objective = Callable[[torch.nn.Module, torch.Tensor, torch.Generator], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """Settings of one training run (see the estimators' parameters)."""
+
+    max_iter: int
+    batch_size: int
+    learning_rate: float
+    weight_decay: float
+    shuffle: bool
+    tol: float
+    n_iter_no_change: int
+    verbose: int = 0
+    desc: str = "fit"
+
+
+@dataclass
+class History:
+    """What happened during training: per-epoch mean losses per sample."""
+
+    loss_curve: list[float] = field(default_factory=list)
+    validation_loss_curve: list[float] | None = None
+    best_loss: float = math.inf
+    converged: bool = False
+
+    @property
+    def n_iter(self) -> int:
+        return len(self.loss_curve)
+
+
+def make_optimizer(
+    module: torch.nn.Module, config: TrainingConfig
+) -> torch.optim.Optimizer:
+    """AdamW with decoupled weight decay ``config.weight_decay``."""
+    return torch.optim.AdamW(
+        module.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+    )
+
+
+def train_step(
+    module: torch.nn.Module,
+    objective: Objective,
+    optimizer: torch.optim.Optimizer,
+    xb: torch.Tensor,
+    generator: torch.Generator,
+) -> torch.Tensor:
+    """One gradient step on batch ``xb``; returns the summed loss (on device)."""
+    optimizer.zero_grad(set_to_none=True)
+    losses = objective(module, xb, generator)
+    losses.mean().backward()
+    optimizer.step()
+    return losses.detach().sum()
+
+
+def run_epoch(
+    module: torch.nn.Module,
+    objective: Objective,
+    optimizer: torch.optim.Optimizer,
+    X: torch.Tensor,
+    config: TrainingConfig,
+    generator: torch.Generator,
+) -> float:
+    """One pass over ``X``; returns the mean loss per sample (one host sync)."""
+    module.train()
+    n = X.shape[0]
+    total = torch.zeros((), device=X.device)
+    if config.shuffle:
+        order = torch.randperm(n, generator=generator, device=generator.device)
+        batches = (X[idx] for idx in order.to(X.device).split(config.batch_size))
+    else:
+        batches = X.split(config.batch_size)
+    for xb in batches:
+        total += train_step(module, objective, optimizer, xb, generator)
+    return total.item() / n
+
+
+def evaluate(
+    module: torch.nn.Module,
+    objective: Objective,
+    X: torch.Tensor,
+    seed: int,
+    batch_size: int = 4096,
+) -> float:
+    """Mean loss per sample on ``X`` with a fixed noise seed (comparable epochs)."""
+    module.eval()
+    generator = torch.Generator(device=X.device).manual_seed(seed)
+    total = torch.zeros((), device=X.device)
+    with torch.inference_mode():
+        for xb in X.split(batch_size):
+            total += objective(module, xb, generator).sum()
+    return total.item() / X.shape[0]
+
+
+def _state_copy(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return copy.deepcopy(module.state_dict())
+
+
+def fit_module(
+    module: torch.nn.Module,
+    objective: Objective,
+    X: torch.Tensor,
+    config: TrainingConfig,
+    generator: torch.Generator,
+    X_val: torch.Tensor | None = None,
+) -> History:
+    """Train ``module`` in place; stop early as scikit-learn's MLP does.
+
+    Without ``X_val`` training stops when the training loss has not improved
+    by ``tol`` for ``n_iter_no_change`` epochs. With ``X_val`` the validation
+    loss is monitored instead and the best weights are restored at the end.
+
+    Raises
+    ------
+    ValueError
+        If the loss becomes NaN or infinite (the run diverged).
+    """
+    optimizer = make_optimizer(module, config)
+    history = History(validation_loss_curve=[] if X_val is not None else None)
+    best_state = None
+    no_improvement = 0
+    val_seed = int(torch.randint(2**31 - 1, (1,), generator=generator).item())
+    epochs = tqdm(
+        range(config.max_iter),
+        desc=config.desc,
+        disable=not config.verbose,
+        leave=config.verbose > 1,
+    )
+    for epoch in epochs:
+        loss = run_epoch(module, objective, optimizer, X, config, generator)
+        history.loss_curve.append(loss)
+        monitored = loss
+        if X_val is not None:
+            monitored = evaluate(module, objective, X_val, val_seed)
+            history.validation_loss_curve.append(monitored)
+        if not (math.isfinite(loss) and math.isfinite(monitored)):
+            raise ValueError(
+                f"Training diverged at epoch {epoch + 1}: the loss is {loss}. "
+                "Lower learning_rate_init, check the input for extreme values, "
+                "or keep the internal scaling on."
+            )
+        epochs.set_postfix(loss=f"{loss:.4g}", refresh=False)
+        if monitored > history.best_loss - config.tol:
+            no_improvement += 1
+        else:
+            no_improvement = 0
+        if monitored < history.best_loss:
+            history.best_loss = monitored
+            if X_val is not None:
+                best_state = _state_copy(module)
+        if no_improvement > config.n_iter_no_change:
+            history.converged = True
+            break
+    epochs.close()
+    if best_state is not None:
+        module.load_state_dict(best_state)
+    module.eval()
+    return history

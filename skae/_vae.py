@@ -1,0 +1,290 @@
+"""Variational autoencoder transformer."""
+
+from __future__ import annotations
+
+from numbers import Real
+from typing import ClassVar
+
+import numpy as np
+import torch
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._base import _BaseAutoencoder
+from ._losses import NegativeELBO, elbo_common_noise
+from ._modules import LIKELIHOODS, build_vae
+
+
+class VAETransformer(_BaseAutoencoder):
+    """Variational autoencoder (Kingma & Welling, 2014) as a transformer.
+
+    The encoder outputs the mean and log-variance of a diagonal Gaussian
+    posterior q(z|x); a code is drawn with the reparameterisation trick
+    z = mu + sigma * eps and decoded into the parameters of p(x|z). Training
+    minimises the reconstruction term plus ``beta`` times the KL divergence
+    from q(z|x) to the prior N(0, I), which keeps the latent space continuous
+    and complete: every point near the origin decodes to a plausible sample.
+
+    ``transform`` returns the posterior mean (deterministic),
+    ``inverse_transform`` decodes codes into the mean of p(x|z), ``sample``
+    decodes draws from the prior and ``score_samples`` is the evidence lower
+    bound (ELBO) of each sample, a lower bound on its log-likelihood.
+
+    Parameters
+    ----------
+    n_components : int, default=2
+        Dimension of the latent code.
+
+    hidden_layer_sizes : array-like of int, default=(256, 128)
+        Widths of the encoder's hidden layers; the decoder mirrors them. An
+        empty tuple gives a linear autoencoder.
+
+    likelihood : {"gaussian", "bernoulli"}, default="gaussian"
+        Distribution of the data given the code. "gaussian" has a learned
+        per-feature scale; "bernoulli" needs data in [0, 1] (e.g. pixel
+        intensities) and turns the internal scaling off.
+
+    beta : float, default=1.0
+        Weight of the KL term (beta-VAE); 1 gives the evidence lower bound.
+
+    activation : {"relu", "tanh", "logistic", "identity", "elu", "gelu", \
+            "silu"}, default="relu"
+        Activation between linear layers.
+
+    scaling : {"auto", "global", "standard"} or None, default="auto"
+        Internal scaling of the input. "auto" means "global" for the
+        Gaussian likelihood and None for the Bernoulli one. "global"
+        centres each feature and divides by the root mean feature variance;
+        "standard" divides each feature by its own standard deviation; None
+        feeds the data as it is. Outputs of ``inverse_transform``, ``sample``
+        and ``score_samples`` are always in the caller's units.
+
+    max_iter : int, default=200
+        Maximum number of epochs.
+
+    batch_size : int or "auto", default="auto"
+        Mini-batch size; "auto" is ``min(200, n_samples)``.
+
+    learning_rate_init : float, default=1e-3
+        Adam learning rate.
+
+    alpha : float, default=1e-4
+        Decoupled weight decay (AdamW).
+
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data, stop when its loss stops
+        improving and keep the best weights. Otherwise stop on the training
+        loss.
+
+    validation_fraction : float, default=0.1
+        Fraction of the data held out when ``early_stopping=True``.
+
+    n_iter_no_change : int, default=10
+        Epochs without an improvement of at least ``tol`` before stopping.
+
+    tol : float, default=1e-4
+        Minimum improvement of the monitored mean loss per sample.
+
+    shuffle : bool, default=True
+        Shuffle the samples every epoch.
+
+    random_state : int, RandomState instance or None, default=None
+        Seed of the weight initialisation, shuffling, the reparameterisation
+        noise and sampling. An int
+        gives bit-identical results on the CPU.
+
+    verbose : int, default=0
+        Show a progress bar over epochs when positive.
+
+    warm_start : bool, default=False
+        Continue training the fitted network on the next ``fit``, keeping
+        the fitted scaling.
+
+    device : {"auto", "cpu", "cuda"}, default="auto"
+        Where to train; "auto" picks CUDA when available. Inference runs
+        where the fitted module lives (the CPU after unpickling on a machine
+        without GPU is fine: pickles always hold CPU tensors).
+
+    Attributes
+    ----------
+    module_ : torch.nn.Module
+        The trained VAE, with ``encode``, ``reparameterize`` and ``decode``
+        methods working on scaled data.
+
+    n_components_ : int
+        Dimension of the latent code.
+
+    mean_ : ndarray of shape (n_features_in_,)
+        Per-feature offset of the internal scaling.
+
+    scale_ : ndarray of shape (n_features_in_,)
+        Per-feature scale of the internal scaling.
+
+    loss_curve_ : list of float
+        Mean negative ELBO per sample (scaled units, nats) at each epoch.
+
+    validation_loss_curve_ : list of float or None
+        Mean validation loss per epoch when ``early_stopping=True``.
+
+    best_loss_ : float
+        Best monitored loss.
+
+    n_iter_ : int
+        Number of epochs run.
+
+    n_features_in_ : int
+        Number of features seen during :term:`fit`.
+
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during :term:`fit`. Defined only when `X`
+        has feature names that are all strings.
+
+    See Also
+    --------
+    AutoencoderTransformer : Deterministic autoencoder.
+    sklearn.decomposition.PCA : Linear dimensionality reduction.
+
+    Notes
+    -----
+    ``score_samples`` estimates the ELBO in nats with 16 draws of eps shared
+    by all rows, so it is deterministic and each row's score does not depend
+    on the other rows. For the Gaussian likelihood it is a bound on the log
+    density in the caller's units: the log-determinant of the internal
+    scaling is subtracted.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from skae import VAETransformer
+    >>> X, _ = load_digits(return_X_y=True)
+    >>> vae = VAETransformer(n_components=2, max_iter=5, random_state=0)
+    >>> vae.fit_transform(X).shape
+    (1797, 2)
+    >>> vae.sample(4, random_state=0).shape
+    (4, 64)
+    """
+
+    _parameter_constraints: ClassVar[dict] = {
+        **_BaseAutoencoder._parameter_constraints,
+        "likelihood": [StrOptions(set(LIKELIHOODS))],
+        "beta": [Interval(Real, 0, None, closed="left")],
+    }
+    _n_score_draws = 16
+
+    def __init__(
+        self,
+        n_components=2,
+        *,
+        hidden_layer_sizes=(256, 128),
+        activation="relu",
+        likelihood="gaussian",
+        beta=1.0,
+        scaling="auto",
+        max_iter=200,
+        batch_size="auto",
+        learning_rate_init=1e-3,
+        alpha=1e-4,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        shuffle=True,
+        random_state=None,
+        verbose=0,
+        warm_start=False,
+        device="auto",
+    ):
+        self.n_components = n_components
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.likelihood = likelihood
+        self.beta = beta
+        self.scaling = scaling
+        self.max_iter = max_iter
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.alpha = alpha
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.device = device
+
+    def _build_module(self, n_features: int) -> torch.nn.Module:
+        return build_vae(
+            n_features,
+            self.n_components,
+            self._hidden_sizes(),
+            self.activation,
+            self.likelihood,
+        )
+
+    def _architecture(self) -> tuple:
+        return (*super()._architecture(), self.likelihood)
+
+    def _objective(self) -> NegativeELBO:
+        return NegativeELBO(beta=self.beta)
+
+    def _resolved_scaling(self) -> str | None:
+        if self.scaling == "auto":
+            return None if self.likelihood == "bernoulli" else "global"
+        return self.scaling
+
+    def _check_X(self, X: np.ndarray) -> None:
+        if self.likelihood != "bernoulli":
+            return
+        if self._resolved_scaling() is not None:
+            raise ValueError(
+                f"likelihood='bernoulli' models the data in [0, 1] as they are; "
+                f"scaling={self.scaling!r} is not allowed with it (use 'auto')."
+            )
+        if X.size and (X.min() < 0 or X.max() > 1):
+            raise ValueError(
+                "likelihood='bernoulli' needs X in [0, 1], got values in "
+                f"[{X.min():g}, {X.max():g}]; divide pixel data by its maximum "
+                "(e.g. X / 255) or use likelihood='gaussian'."
+            )
+
+    def _encode(self, xs: torch.Tensor) -> torch.Tensor:
+        return self.module_.encode(xs)[0]
+
+    def _score(self, x: torch.Tensor) -> torch.Tensor:
+        generator = torch.Generator().manual_seed(0)
+        eps = torch.randn(
+            (self._n_score_draws, self.n_components_), generator=generator
+        )
+        elbo = elbo_common_noise(self.module_, self._scale(x), eps.to(x.device))
+        return elbo - float(np.log(self.scale_).sum())
+
+    def _sample_codes(self, n_samples: int, rng: np.random.RandomState) -> np.ndarray:
+        return rng.standard_normal((n_samples, self.n_components_))
+
+    def posterior(self, X):
+        """Mean and standard deviation of the posterior q(z|x) of each sample.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data in the units it was fitted in.
+
+        Returns
+        -------
+        mean : ndarray of shape (n_samples, n_components)
+            Posterior means (what ``transform`` returns).
+
+        std : ndarray of shape (n_samples, n_components)
+            Posterior standard deviations.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+
+        def moments(x: torch.Tensor) -> torch.Tensor:
+            mu, log_var = self.module_.encode(self._scale(x))
+            return torch.stack([mu, torch.exp(0.5 * log_var)], dim=1)
+
+        out = self._map(moments, X, (2, self.n_components_), X.dtype)
+        return out[:, 0], out[:, 1]
