@@ -39,6 +39,17 @@ def _resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
+def _check_float32_range(X: np.ndarray, name: str = "X") -> np.ndarray:
+    """Reject finite values that float32, the precision of the model, cannot hold."""
+    limit = np.finfo(np.float32).max
+    if X.dtype == np.float64 and X.size and max(-X.min(), X.max()) > limit:
+        raise ValueError(
+            f"{name} contains values too large for float32, the precision the "
+            "model computes in; rescale the data."
+        )
+    return X
+
+
 def _module_device(module: torch.nn.Module) -> torch.device:
     return next(module.parameters()).device
 
@@ -130,8 +141,7 @@ class _BaseAutoencoder(
             Returns the instance itself.
         """
         warm = self.warm_start and hasattr(self, "module_")
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=not warm)
-        self._fit(X, warm)
+        self._fit(self._validate(X, reset=not warm), warm)
         return self
 
     def _hidden_sizes(self) -> list[int]:
@@ -161,11 +171,6 @@ class _BaseAutoencoder(
         init_seed, train_seed, post_seed = rng.randint(np.iinfo(np.int32).max, size=3)
 
         Xt = torch.from_numpy(np.array(X, dtype=np.float32, order="C"))
-        if not torch.isfinite(Xt).all():
-            raise ValueError(
-                "X contains values too large for float32, the precision the "
-                "model computes in; rescale the data."
-            )
         if not warm:
             self.mean_, self.scale_ = self._fit_scaling(Xt)
         Xt.sub_(torch.from_numpy(self.mean_).float()).div_(
@@ -205,7 +210,7 @@ class _BaseAutoencoder(
                 f"{type(self).__name__}: maximum iterations ({self.max_iter}) "
                 "reached and the optimization hasn't converged yet.",
                 ConvergenceWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
 
         self.module_ = module
@@ -261,12 +266,16 @@ class _BaseAutoencoder(
                 f"batch_size={self.batch_size} is larger than the {n_samples} "
                 "training samples; batches will hold all samples.",
                 UserWarning,
-                stacklevel=4,
+                stacklevel=5,
             )
             return n_samples
         return self.batch_size
 
     # -------------------------------------------------------------- inference
+    def _validate(self, X, reset: bool = False) -> np.ndarray:
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=reset)
+        return _check_float32_range(X)
+
     def _device(self) -> torch.device:
         return _module_device(self.module_)
 
@@ -303,7 +312,7 @@ class _BaseAutoencoder(
             Latent codes, of X's dtype for float32 and float64 input.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        X = self._validate(X)
         return self._map(self._encode_raw, X, (self.n_components_,), X.dtype)
 
     def inverse_transform(self, X):
@@ -321,7 +330,7 @@ class _BaseAutoencoder(
             the decoder's distribution for the VAE).
         """
         check_is_fitted(self)
-        Z = check_array(X, dtype=[np.float64, np.float32])
+        Z = _check_float32_range(check_array(X, dtype=[np.float64, np.float32]))
         if Z.shape[1] != self.n_components_:
             raise ValueError(
                 f"X has {Z.shape[1]} features, but {type(self).__name__}."
@@ -344,7 +353,7 @@ class _BaseAutoencoder(
             Per-sample score (see the class documentation for its meaning).
         """
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        X = self._validate(X)
         self._check_X(X)
         return self._map(self._score, X, (), X.dtype)
 

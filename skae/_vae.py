@@ -8,7 +8,7 @@ from typing import ClassVar
 import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from ._base import _BaseAutoencoder
 from ._losses import NegativeELBO, elbo_common_noise
@@ -280,7 +280,7 @@ class VAETransformer(_BaseAutoencoder):
             Posterior standard deviations.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        X = self._validate(X)
 
         def moments(x: torch.Tensor) -> torch.Tensor:
             mu, log_var = self.module_.encode(self._scale(x))
