@@ -1,0 +1,40 @@
+"""The ``skae compare`` main job."""
+
+import subprocess
+import sys
+
+from skae._compare import format_table
+from skae.cli import main
+
+
+def test_compare_prints_table(capsys):
+    assert main(["compare", "--n-components", "2", "--max-iter", "3", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("|")]
+    assert len(rows) == 2 + 3  # header, rule, PCA, Autoencoder, VAE
+    assert {r.split("|")[1].strip() for r in rows[2:]} == {"PCA", "Autoencoder", "VAE"}
+    assert "digits: 1347 train / 450 test" in out
+
+
+def test_python_dash_m_entry_point():
+    result = subprocess.run(
+        [sys.executable, "-m", "skae", "compare", "--help"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0 and "--n-components" in result.stdout
+
+
+def test_format_table_marks_missing_values():
+    rows = [
+        dict(
+            model="A",
+            n_components=2,
+            reconstruction_error=1.0,
+            accuracy=0.5,
+            log_likelihood=float("nan"),
+            fit_time=0.1,
+        )
+    ]
+    last = format_table(rows).splitlines()[-1]
+    assert last.split("|")[5].strip() == "-"
