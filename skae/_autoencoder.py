@@ -7,6 +7,7 @@ import copy
 import numpy as np
 import torch
 from sklearn.mixture import GaussianMixture
+from threadpoolctl import threadpool_limits
 
 from ._base import _BaseAutoencoder
 from ._losses import SquaredError
@@ -109,7 +110,8 @@ class AutoencoderTransformer(_BaseAutoencoder):
         Per-feature scale of the internal scaling.
 
     latent_density_ : GaussianMixture
-        Density of the training codes, used by ``sample``.
+        Density of the training codes (10 full-covariance components fitted
+        to at most 2000 of them), used by ``sample``.
 
     loss_curve_ : list of float
         Mean training loss per sample (scaled units) at each epoch.
@@ -152,6 +154,8 @@ class AutoencoderTransformer(_BaseAutoencoder):
     >>> ae.inverse_transform(ae.transform(X[:3])).shape
     (3, 64)
     """
+
+    _max_density_samples = 2000
 
     def __init__(
         self,
@@ -208,8 +212,13 @@ class AutoencoderTransformer(_BaseAutoencoder):
         return -error.square().sum(1)
 
     def _after_fit(self, codes: np.ndarray, seed: int) -> None:
-        n_modes = min(10, codes.shape[0])
-        self.latent_density_ = GaussianMixture(n_modes, random_state=seed).fit(codes)
+        rng = np.random.RandomState(seed)
+        if codes.shape[0] > self._max_density_samples:
+            codes = codes[rng.choice(codes.shape[0], self._max_density_samples, False)]
+        density = GaussianMixture(min(10, codes.shape[0]), random_state=rng)
+        # Multithreaded BLAS only adds overhead on these small matrices.
+        with threadpool_limits(1, user_api="blas"):
+            self.latent_density_ = density.fit(codes)
 
     def _sample_codes(self, n_samples: int, rng: np.random.RandomState) -> np.ndarray:
         density = copy.copy(self.latent_density_).set_params(random_state=rng)

@@ -1,0 +1,300 @@
+"""Training and inference speed of skae against a hand-written loop and skorch.
+
+One process, the same 784-512-256-30 autoencoder (mirrored decoder), AdamW
+(lr 1e-3, weight decay 1e-4), batch size 256 and MNIST training images / 255
+in float32 for all three trainers:
+
+(a) ``AutoencoderTransformer.fit``, the public API;
+(b) a minimal hand-written PyTorch loop over a pre-built float32 tensor;
+(c) skorch's ``NeuralNet`` with the same module (``pip install skorch``).
+
+Seconds per epoch: for the loop and skorch the per-epoch times after one
+warm-up epoch; for skae, whose ``fit`` is timed as a whole, the marginal cost
+(fit with 1 + E epochs minus fit with 1 epoch) / E, which leaves out the
+one-off work of ``fit`` (conversion, scaling, the latent density for
+``sample``), reported on its own line. Usage::
+
+    python benchmarks/bench_speed.py                 # full run, writes docs/speed.md
+    python benchmarks/bench_speed.py --epochs 1 --n-samples 5000 --no-write
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import sklearn
+import torch
+from sklearn.decomposition import PCA
+from sklearn.exceptions import ConvergenceWarning
+from torch import nn
+
+from skae import AutoencoderTransformer
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = ROOT.parent / "shared" / "data" / "mnist.npz"
+SIZES = [784, 512, 256, 30]
+BATCH, LR, WD = 256, 1e-3, 1e-4
+
+
+def load(path: Path, n_samples: int | None):
+    """MNIST X_train and X_test / 255 as float32 (the npz, else OpenML)."""
+    if path.exists():
+        data = np.load(path)
+        X_train, X_test = data["X_train"], data["X_test"]
+    else:
+        from sklearn.datasets import fetch_openml
+
+        X = fetch_openml("mnist_784", as_frame=False, parser="liac-arff").data
+        X_train, X_test = X[:60000].astype(np.uint8), X[60000:].astype(np.uint8)
+    X_train = X_train[:n_samples].astype(np.float32) / np.float32(255)
+    return X_train, X_test.astype(np.float32) / np.float32(255)
+
+
+def matmul_peak(n: int = 2048, repeats: int = 10) -> float:
+    """Best float32 matrix-product rate in GFLOP/s."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    best = min(_timed(lambda: a @ b) for _ in range(repeats))
+    return 2 * n**3 / best / 1e9
+
+
+def _timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def training_flops_per_sample() -> float:
+    """Forward, weight gradients and input gradients (none for the input layer)."""
+    layers = [*itertools.pairwise(SIZES), *itertools.pairwise(SIZES[::-1])]
+    macs = sum(i * o for i, o in layers)
+    return 2 * macs + 2 * macs + 2 * (macs - SIZES[0] * SIZES[1])
+
+
+def encoder_flops_per_sample() -> float:
+    return 2 * sum(i * o for i, o in itertools.pairwise(SIZES))
+
+
+def reference_module() -> nn.Module:
+    return nn.Sequential(
+        nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 256), nn.ReLU(),
+        nn.Linear(256, 30),
+        nn.Linear(30, 256), nn.ReLU(), nn.Linear(256, 512), nn.ReLU(),
+        nn.Linear(512, 784),
+    )  # fmt: skip
+
+
+def reference_loop(X: np.ndarray, epochs: int) -> list[float]:
+    """The hand-written loop: per-epoch seconds, first epoch included."""
+    g = torch.Generator().manual_seed(0)
+    model = reference_module()
+    opt = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=WD)
+    Xt = torch.from_numpy(X)
+    times = []
+    for _ in range(epochs):
+        start = time.perf_counter()
+        for idx in torch.randperm(len(Xt), generator=g).split(BATCH):
+            xb = Xt[idx]
+            opt.zero_grad()
+            loss = nn.functional.mse_loss(model(xb), xb)
+            loss.backward()
+            opt.step()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def skae_model(max_iter: int) -> AutoencoderTransformer:
+    return AutoencoderTransformer(
+        30,
+        hidden_layer_sizes=(512, 256),
+        batch_size=BATCH,
+        learning_rate_init=LR,
+        alpha=WD,
+        max_iter=max_iter,
+        n_iter_no_change=max_iter,
+        tol=0.0,
+        random_state=0,
+        device="cpu",
+    )
+
+
+def skae_fit(X: np.ndarray, epochs: int) -> tuple[float, float, AutoencoderTransformer]:
+    """(marginal seconds per epoch, one-off seconds per fit, fitted model)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        skae_model(1).fit(X[:1000])  # warm-up: lazy initialisation of torch
+        t1 = _timed(lambda: skae_model(1).fit(X))
+        model = skae_model(1 + epochs)
+        t_many = _timed(lambda: model.fit(X))
+    per_epoch = (t_many - t1) / epochs
+    return per_epoch, t1 - per_epoch, model
+
+
+def skorch_fit(X: np.ndarray, epochs: int) -> list[float] | None:
+    try:
+        from skorch import NeuralNet
+    except ImportError:
+        return None
+    net = NeuralNet(
+        reference_module,
+        criterion=nn.MSELoss,
+        optimizer=torch.optim.AdamW,
+        optimizer__weight_decay=WD,
+        lr=LR,
+        batch_size=BATCH,
+        max_epochs=epochs,
+        train_split=None,
+        iterator_train__shuffle=True,
+        device="cpu",
+        verbose=0,
+    )
+    net.fit(X, X)
+    return list(net.history[:, "dur"])
+
+
+def memory_probe(data: str, n_samples: int | None, dtype: str) -> dict:
+    """Run in a child process: peak RSS growth and largest NumPy allocation of fit."""
+    import tracemalloc
+
+    X, _ = load(Path(data), n_samples)
+    X = X.astype(dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        skae_model(1).fit(X[:1000])  # torch's one-off allocations are not fit's
+    rss_before = int(open("/proc/self/statm").read().split()[1]) * os.sysconf(
+        "SC_PAGE_SIZE"
+    )
+    tracemalloc.start()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = skae_model(1).fit(X)
+    numpy_peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    n_params = sum(p.numel() for p in model.module_.parameters())
+    return dict(
+        growth=peak - rss_before,
+        numpy_peak=numpy_peak,
+        x32=X.shape[0] * X.shape[1] * 4,
+        model=n_params * 4,
+    )
+
+
+def memory(args, dtype: str) -> dict:
+    cmd = [sys.executable, __file__, "--memory-probe", dtype, "--data", str(args.data)]
+    if args.n_samples:
+        cmd += ["--n-samples", str(args.n_samples)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    return json.loads(out.splitlines()[-1])
+
+
+def throughput(transform, X: np.ndarray, repeats: int = 5) -> float:
+    transform(X[:1000])
+    return len(X) / min(_timed(lambda: transform(X)) for _ in range(repeats))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--epochs", type=int, default=4, help="timed epochs")
+    parser.add_argument("--n-samples", type=int, default=None)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--output", type=Path, default=ROOT / "docs" / "speed.md")
+    parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--memory-probe", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    if args.memory_probe:
+        print(
+            json.dumps(memory_probe(str(args.data), args.n_samples, args.memory_probe))
+        )
+        return
+
+    X_train, X_test = load(args.data, args.n_samples)
+    n = len(X_train)
+    peak = matmul_peak()
+    epochs = args.epochs
+
+    ref = reference_loop(X_train, 1 + epochs)[1:]
+    skae_epoch, skae_overhead, model = skae_fit(X_train, epochs)
+    sk = skorch_fit(X_train, 1 + epochs)
+    sk = sk[1:] if sk else None
+    ref_mean = statistics.mean(ref)
+    sk_mean = statistics.mean(sk) if sk else float("nan")
+    flops = training_flops_per_sample() * n
+
+    def row(name, sec, median=None):
+        med = f"{median:.3f}" if median is not None else "-"
+        return (
+            f"| {name} | {sec:.3f} | {med} | {n / sec:,.0f} | "
+            f"{flops / sec / 1e9:.1f} | {flops / sec / 1e9 / peak:.0%} |"
+        )
+
+    mem32, mem64 = memory(args, "float32"), memory(args, "float64")
+    pca = PCA(30, random_state=0).fit(X_train)
+    tp_skae = throughput(model.transform, X_test)
+    tp_pca = throughput(pca.transform, X_test)
+    tp_floor = peak * 1e9 / encoder_flops_per_sample()
+    mib = 2.0**20
+
+    lines = [
+        "# Speed: skae against a hand-written PyTorch loop and skorch",
+        "",
+        "Generated by `python benchmarks/bench_speed.py` on"
+        f" {time.strftime('%Y-%m-%d')}:"
+        f" {platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}"
+        f" with {torch.get_num_threads()} threads, scikit-learn {sklearn.__version__}.",
+        f"MNIST, {n} training images / 255 in float32; autoencoder"
+        f" {'-'.join(map(str, SIZES))} (mirrored decoder), AdamW lr={LR}"
+        f" weight_decay={WD}, batch {BATCH}; {epochs} timed epochs after one warm-up.",
+        f"Measured float32 matrix-product peak: {peak:.1f} GFLOP/s.",
+        "",
+        "| trainer | s/epoch (mean) | s/epoch (median) | samples/s | GFLOP/s"
+        " | of peak |",
+        "|---|---:|---:|---:|---:|---:|",
+        row("skae `fit` (marginal)", skae_epoch),
+        row("hand-written loop", ref_mean, statistics.median(ref)),
+    ]
+    if sk:
+        lines.append(row("skorch `NeuralNet`", sk_mean, statistics.median(sk)))
+    lines += [
+        "",
+        f"- skae / hand-written loop: **{skae_epoch / ref_mean:.3f}**"
+        f" (s/epoch); skorch / skae: **{sk_mean / skae_epoch:.2f}**.",
+        f"- One-off work per `fit` outside the epochs (float32 copy, scaling,"
+        f" latent density for `sample`): {skae_overhead:.2f} s.",
+        f"- Peak memory growth of `fit` on float32 X: {mem32['growth'] / mib:.0f} MiB"
+        f" = {mem32['growth'] / (mem32['x32'] + mem32['model']):.2f} x (float32 X"
+        f" {mem32['x32'] / mib:.0f} MiB + model {mem32['model'] / mib:.1f} MiB);"
+        f" on float64 X: {mem64['growth'] / mib:.0f} MiB"
+        f" = {mem64['growth'] / (mem64['x32'] + mem64['model']):.2f} x.",
+        f"- Largest NumPy allocation during `fit` (tracemalloc): float32 X"
+        f" {mem32['numpy_peak'] / mib:.0f} MiB, float64 X"
+        f" {mem64['numpy_peak'] / mib:.0f} MiB; a float64 copy of X would be"
+        f" {2 * mem32['x32'] / mib:.0f} MiB.",
+        f"- `transform` of {len(X_test)} test images: skae {tp_skae:,.0f} samples/s,"
+        f" PCA {tp_pca:,.0f} samples/s; the encoder's FLOP floor at the measured"
+        f" peak is {tp_floor:,.0f} samples/s, so skae takes"
+        f" **{tp_floor / tp_skae:.2f} x** the floor.",
+    ]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if not args.no_write:
+        args.output.parent.mkdir(exist_ok=True)
+        args.output.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
