@@ -1,0 +1,183 @@
+"""Datasets: MNIST with its canonical 60000/10000 split."""
+
+from __future__ import annotations
+
+import gzip
+import os
+from pathlib import Path
+
+import numpy as np
+from sklearn.datasets import fetch_openml, get_data_home
+from sklearn.utils import Bunch
+
+__all__ = ["load_mnist"]
+
+_IDX_FILES = {
+    "X_train": "train-images*idx3*",
+    "y_train": "train-labels*idx1*",
+    "X_test": "t10k-images*idx3*",
+    "y_test": "t10k-labels*idx1*",
+}
+_KEYS = ("X_train", "y_train", "X_test", "y_test")
+
+
+def _read_idx(path: Path) -> np.ndarray:
+    """Read one IDX file (gzipped or not) of unsigned bytes."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        raw = f.read()
+    if len(raw) < 4 or raw[:2] != b"\x00\x00" or raw[2] != 0x08:
+        raise ValueError(f"{path} is not an IDX file of unsigned bytes.")
+    ndim = raw[3]
+    shape = tuple(
+        int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)
+    )
+    data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
+    if data.size != int(np.prod(shape)):
+        raise ValueError(f"{path}: header says {shape} but holds {data.size} bytes.")
+    return data.reshape(shape[0], -1) if ndim > 1 else data
+
+
+def _from_folder(folder: Path) -> dict | None:
+    if (folder / "mnist.npz").is_file():
+        return _from_npz(folder / "mnist.npz")
+    found = {}
+    for key, pattern in _IDX_FILES.items():
+        matches = sorted(folder.glob(pattern))
+        if not matches:
+            return None
+        found[key] = _read_idx(matches[0])
+    return found
+
+
+def _from_npz(path: Path) -> dict:
+    with np.load(path) as data:
+        missing = [k for k in _KEYS if k not in data]
+        if missing:
+            raise ValueError(f"{path} lacks the arrays {missing}; it needs {_KEYS}.")
+        return {k: data[k] for k in _KEYS}
+
+
+def _from_path(path: Path) -> dict | None:
+    if path.is_file():
+        return _from_npz(path)
+    if path.is_dir():
+        return _from_folder(path)
+    return None
+
+
+def _fetch_openml(cache: Path) -> dict:
+    """Download mnist_784 from OpenML and cache it as ``cache/mnist.npz``."""
+    X, y = fetch_openml(
+        "mnist_784", version=1, return_X_y=True, as_frame=False, parser="liac-arff"
+    )
+    X, y = X.astype(np.uint8), y.astype(np.uint8)
+    arrays = dict(
+        X_train=X[:60000], y_train=y[:60000], X_test=X[60000:], y_test=y[60000:]
+    )
+    cache.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(cache / "mnist.npz", **arrays)
+    return arrays
+
+
+def _check(arrays: dict, source: str) -> dict:
+    for split in ("train", "test"):
+        X, y = arrays[f"X_{split}"], arrays[f"y_{split}"]
+        if X.ndim != 2 or X.shape[1] != 784 or X.shape[0] != y.shape[0]:
+            raise ValueError(
+                f"MNIST from {source}: X_{split} has shape {X.shape} and y_{split} "
+                f"{y.shape}; expected (n, 784) images and n labels."
+            )
+    return arrays
+
+
+def load_mnist(data_home=None, *, return_X_y=False, as_frame=False):
+    """Load MNIST, the canonical 60000 training and 10000 test images.
+
+    Looks in this order and takes the first that holds the data:
+
+    1. ``data_home``: a ``.npz`` file with arrays ``X_train``, ``y_train``,
+       ``X_test``, ``y_test``, or a folder holding such a ``mnist.npz`` or the
+       four original IDX files (``train-images-idx3-ubyte`` ... gzipped or
+       not);
+    2. the ``SKAE_DATA`` environment variable, read the same way;
+    3. ``<scikit-learn data home>/skae/mnist.npz``, the cache;
+    4. ``fetch_openml("mnist_784")``, whose result is saved to that cache.
+
+    Parameters
+    ----------
+    data_home : str or path-like, default=None
+        A ``.npz`` file or a folder, as above.
+
+    return_X_y : bool, default=False
+        Return ``(X_train, X_test, y_train, y_test)`` instead of a Bunch.
+
+    as_frame : bool, default=False
+        Return the images as pandas DataFrames with columns ``pixel1`` ...
+        ``pixel784`` and the labels as Series (needs pandas).
+
+    Returns
+    -------
+    data : :class:`~sklearn.utils.Bunch`
+        ``X_train`` (60000, 784) and ``X_test`` (10000, 784) uint8 pixel
+        intensities 0..255, ``y_train`` and ``y_test`` uint8 digit labels,
+        ``source`` (where the data came from) and ``DESCR``.
+
+    (X_train, X_test, y_train, y_test) : tuple
+        When ``return_X_y=True``.
+
+    Raises
+    ------
+    OSError
+        When no place holds the data and OpenML cannot be reached; the
+        message lists every place that was tried.
+
+    Examples
+    --------
+    >>> from skae.datasets import load_mnist
+    >>> X_train, X_test, y_train, y_test = load_mnist(return_X_y=True)  # doctest: +SKIP
+    >>> X_train.shape, X_test.shape  # doctest: +SKIP
+    ((60000, 784), (10000, 784))
+    """
+    cache = Path(get_data_home()) / "skae"
+    places = []
+    if data_home is not None:
+        places.append(("data_home", Path(data_home)))
+    if os.environ.get("SKAE_DATA"):
+        places.append(("SKAE_DATA", Path(os.environ["SKAE_DATA"])))
+    places.append(("cache", cache / "mnist.npz"))
+
+    arrays, source = None, None
+    for label, path in places:
+        arrays = _from_path(path)
+        if arrays is not None:
+            source = f"{label} {path}"
+            break
+    if arrays is None:
+        try:
+            arrays = _fetch_openml(cache)
+        except Exception as exc:
+            tried = "; ".join(f"{label}: {path}" for label, path in places)
+            raise OSError(
+                f"MNIST was not found ({tried}) and fetch_openml('mnist_784') "
+                f"failed: {exc!r}. Put mnist.npz or the four IDX files in one of "
+                "these places, or pass data_home=..."
+            ) from exc
+        source = "OpenML mnist_784, cached in " + str(cache / "mnist.npz")
+    arrays = _check(arrays, source)
+
+    if as_frame:
+        import pandas as pd
+
+        columns = [f"pixel{i}" for i in range(1, 785)]
+        for split in ("train", "test"):
+            arrays[f"X_{split}"] = pd.DataFrame(arrays[f"X_{split}"], columns=columns)
+            arrays[f"y_{split}"] = pd.Series(arrays[f"y_{split}"], name="class")
+    if return_X_y:
+        return arrays["X_train"], arrays["X_test"], arrays["y_train"], arrays["y_test"]
+    descr = (
+        "MNIST handwritten digits (LeCun, Cortes, Burges): 28x28 grey-level "
+        "images as rows of 784 pixels 0..255, labels 0..9; the first 60000 "
+        f"are the training set, the last 10000 the test set. Source: {source}."
+    )
+    return Bunch(**arrays, source=source, DESCR=descr)
