@@ -211,10 +211,13 @@ class AutoencoderTransformer(_BaseAutoencoder):
         error = self._decode(self._encode(self._scale(x))) - x
         return -error.square().sum(1)
 
-    def _after_fit(self, codes: np.ndarray, seed: int) -> None:
+    def _after_fit(self, Xs: torch.Tensor, seed: int) -> None:
         rng = np.random.RandomState(seed)
-        if codes.shape[0] > self._max_density_samples:
-            codes = codes[rng.choice(codes.shape[0], self._max_density_samples, False)]
+        if Xs.shape[0] > self._max_density_samples:
+            rows = rng.choice(Xs.shape[0], self._max_density_samples, replace=False)
+            Xs = Xs[torch.from_numpy(rows).to(Xs.device)]
+        with torch.inference_mode():
+            codes = self._encode(Xs).cpu().numpy().astype(np.float64)
         density = GaussianMixture(min(10, codes.shape[0]), random_state=rng)
         # Multithreaded BLAS only adds overhead on these small matrices.
         with threadpool_limits(1, user_api="blas"):

@@ -118,8 +118,8 @@ class _BaseAutoencoder(
     def _resolved_scaling(self) -> str | None:
         return "global" if self.scaling == "auto" else self.scaling
 
-    def _after_fit(self, codes: np.ndarray, seed: int) -> None:
-        """Fit anything that depends on the training codes."""
+    def _after_fit(self, Xs: torch.Tensor, seed: int) -> None:
+        """Fit anything else that depends on the (scaled) training data."""
 
     # ---------------------------------------------------------------- fitting
     @_fit_context(prefer_skip_nested_validation=True)
@@ -221,9 +221,7 @@ class _BaseAutoencoder(
         self.validation_loss_curve_ = history.validation_loss_curve
         self.best_loss_ = history.best_loss
         self.n_iter_ = len(self.loss_curve_)
-        with torch.inference_mode():
-            codes = torch.cat([self._encode(xb) for xb in Xt.split(4096)])
-        self._after_fit(codes.cpu().numpy().astype(np.float64), int(post_seed))
+        self._after_fit(Xt, int(post_seed))
 
     def _fit_scaling(self, Xt: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
         """Per-feature offset and scale that bring the data to unit scale."""

@@ -44,10 +44,6 @@ class History:
     best_loss: float = math.inf
     converged: bool = False
 
-    @property
-    def n_iter(self) -> int:
-        return len(self.loss_curve)
-
 
 def make_optimizer(
     module: torch.nn.Module, config: TrainingConfig
