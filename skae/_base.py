@@ -50,6 +50,12 @@ def _check_float32_range(X: np.ndarray, name: str = "X") -> np.ndarray:
     return X
 
 
+def _check_n_samples(n_samples) -> int:
+    if not isinstance(n_samples, Integral) or n_samples < 1:
+        raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
+    return int(n_samples)
+
+
 def _module_device(module: torch.nn.Module) -> torch.device:
     return next(module.parameters()).device
 

@@ -265,3 +265,19 @@ def test_batch_size_larger_than_data_warns(small):
         warnings.simplefilter("error", UserWarning)
         with pytest.raises(UserWarning, match="batch_size=1000"):
             AutoencoderTransformer(batch_size=1000, **FAST).fit(small)
+
+
+def test_vae_importance_weighted_log_likelihood(digits):
+    X_train, X_test, _, _ = digits
+    vae = VAETransformer(4, **{**FAST, "max_iter": 20}).fit(X_train)
+    elbo = vae.score_samples(X_test)
+    one = vae.log_likelihood(X_test, n_samples=1, random_state=0)
+    many = vae.log_likelihood(X_test, n_samples=100, random_state=0)
+    # K=1 is an unbiased estimate of the ELBO; more samples tighten the bound.
+    assert one.mean() == pytest.approx(
+        elbo.mean(), abs=3 * one.std() / np.sqrt(len(one))
+    )
+    assert many.mean() > elbo.mean() + 0.5
+    np.testing.assert_array_equal(many, vae.log_likelihood(X_test, 100, random_state=0))
+    with pytest.raises(ValueError, match="n_samples"):
+        vae.log_likelihood(X_test, n_samples=0)
