@@ -277,7 +277,7 @@ def test_vae_importance_weighted_log_likelihood(digits):
     assert one.mean() == pytest.approx(
         elbo.mean(), abs=3 * one.std() / np.sqrt(len(one))
     )
-    assert many.mean() > elbo.mean() + 0.5
+    assert many.mean() > max(elbo.mean(), one.mean())
     np.testing.assert_array_equal(many, vae.log_likelihood(X_test, 100, random_state=0))
     with pytest.raises(ValueError, match="n_samples"):
         vae.log_likelihood(X_test, n_samples=0)
