@@ -103,10 +103,10 @@ class AutoencoderTransformer(_BaseAutoencoder):
     n_components_ : int
         Dimension of the latent code.
 
-    mean_ : ndarray of shape (n_features_in_,)
+    mean_ : ndarray of shape (n_features,)
         Per-feature offset of the internal scaling.
 
-    scale_ : ndarray of shape (n_features_in_,)
+    scale_ : ndarray of shape (n_features,)
         Per-feature scale of the internal scaling.
 
     latent_density_ : GaussianMixture
@@ -126,10 +126,10 @@ class AutoencoderTransformer(_BaseAutoencoder):
         Number of epochs run.
 
     n_features_in_ : int
-        Number of features seen during :term:`fit`.
+        Number of features seen during ``fit``.
 
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of features seen during :term:`fit`. Defined only when `X`
+    feature_names_in_ : ndarray of shape (n_features,)
+        Names of features seen during ``fit``. Defined only when ``X``
         has feature names that are all strings.
 
     See Also

@@ -177,29 +177,21 @@ class _BaseAutoencoder(
         init_seed, train_seed, post_seed = rng.randint(np.iinfo(np.int32).max, size=3)
 
         Xt = torch.from_numpy(np.array(X, dtype=np.float32, order="C"))
-        if not warm:
-            self.mean_, self.scale_ = self._fit_scaling(Xt)
-        Xt.sub_(torch.from_numpy(self.mean_).float()).div_(
-            torch.from_numpy(self.scale_).float()
+        mean, scale = (self.mean_, self.scale_) if warm else self._fit_scaling(Xt)
+        Xt = Xt.sub_(torch.from_numpy(mean).float()).div_(
+            torch.from_numpy(scale).float()
         )
         Xt = Xt.to(device)
-
         generator = torch.Generator(device=device).manual_seed(int(train_seed))
         X_train, X_val = self._split(Xt, generator)
-        batch_size = self._batch_size(X_train.shape[0])
-
         if warm:
             module = self.module_.to(device)
         else:
-            with torch.device("meta"):
-                module = self._build_module(X.shape[1])
-            module = module.to_empty(device="cpu")
-            init_parameters(module, torch.Generator().manual_seed(int(init_seed)))
-            module = module.to(device)
+            module = self._new_module(X.shape[1], int(init_seed)).to(device)
 
         config = TrainingConfig(
             max_iter=self.max_iter,
-            batch_size=batch_size,
+            batch_size=self._batch_size(X_train.shape[0]),
             learning_rate=self.learning_rate_init,
             weight_decay=self.alpha,
             shuffle=self.shuffle,
@@ -220,6 +212,7 @@ class _BaseAutoencoder(
             )
 
         self.module_ = module
+        self.mean_, self.scale_ = mean, scale
         self.n_components_ = self.n_components
         self._fitted_architecture = architecture
         previous = self.loss_curve_ if warm else []
@@ -228,6 +221,18 @@ class _BaseAutoencoder(
         self.best_loss_ = history.best_loss
         self.n_iter_ = len(self.loss_curve_)
         self._after_fit(Xt, int(post_seed))
+
+    def _new_module(self, n_features: int, seed: int) -> torch.nn.Module:
+        """Build on the meta device, then initialise on the CPU from ``seed``.
+
+        No global random state is consumed by the layers' default
+        initialisation.
+        """
+        with torch.device("meta"):
+            module = self._build_module(n_features)
+        module = module.to_empty(device="cpu")
+        init_parameters(module, torch.Generator().manual_seed(seed))
+        return module
 
     def _fit_scaling(self, Xt: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
         """Per-feature offset and scale that bring the data to unit scale."""

@@ -7,10 +7,11 @@ import os
 from pathlib import Path
 
 import numpy as np
-from sklearn.datasets import fetch_openml, get_data_home
+from sklearn.datasets import fetch_openml, get_data_home, load_digits
+from sklearn.model_selection import train_test_split
 from sklearn.utils import Bunch
 
-__all__ = ["load_mnist"]
+__all__ = ["load_image_dataset", "load_mnist"]
 
 _IDX_FILES = {
     "X_train": "train-images*idx3*",
@@ -181,3 +182,51 @@ def load_mnist(data_home=None, *, return_X_y=False, as_frame=False):
         f"are the training set, the last 10000 the test set. Source: {source}."
     )
     return Bunch(**arrays, source=source, DESCR=descr)
+
+
+def load_image_dataset(name="digits", data_home=None):
+    """Images scaled to [0, 1], split into train and test, for the examples.
+
+    Parameters
+    ----------
+    name : {"digits", "mnist"}, default="digits"
+        "digits" is scikit-learn's embedded 8x8 digits (1797 images, split
+        75/25, stratified, seed 0); "mnist" the 28x28 MNIST canonical split
+        from :func:`load_mnist`.
+
+    data_home : str or path-like, default=None
+        Passed to :func:`load_mnist`.
+
+    Returns
+    -------
+    data : :class:`~sklearn.utils.Bunch`
+        ``X_train``, ``X_test`` (float32 in [0, 1]), ``y_train``, ``y_test``
+        and ``image_shape``.
+
+    Examples
+    --------
+    >>> from skae.datasets import load_image_dataset
+    >>> data = load_image_dataset("digits")
+    >>> data.X_train.shape, data.image_shape
+    ((1347, 64), (8, 8))
+    """
+    if name == "digits":
+        X, y = load_digits(return_X_y=True)
+        X_train, X_test, y_train, y_test = train_test_split(
+            (X / 16).astype(np.float32), y, random_state=0, stratify=y
+        )
+        shape = (8, 8)
+    elif name == "mnist":
+        X_train, X_test, y_train, y_test = load_mnist(data_home, return_X_y=True)
+        X_train = X_train.astype(np.float32) / np.float32(255)
+        X_test = X_test.astype(np.float32) / np.float32(255)
+        shape = (28, 28)
+    else:
+        raise ValueError(f"name must be 'digits' or 'mnist', got {name!r}.")
+    return Bunch(
+        X_train=X_train,
+        X_test=X_test,
+        y_train=y_train,
+        y_test=y_test,
+        image_shape=shape,
+    )

@@ -220,8 +220,10 @@ def test_convergence_warning_when_max_iter_reached(small):
 
 
 def test_divergence_is_an_error_not_nan_codes(small):
+    est = AutoencoderTransformer(learning_rate_init=1e12, **FAST)
     with pytest.raises(ValueError, match="diverged"):
-        AutoencoderTransformer(learning_rate_init=1e12, **FAST).fit(small * 1e3)
+        est.fit(small * 1e3)
+    assert not hasattr(est, "module_") and not hasattr(est, "mean_"), "half-fitted"
 
 
 def test_values_beyond_float32_are_rejected(small):

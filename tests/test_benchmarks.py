@@ -1,0 +1,26 @@
+"""The MNIST benchmark script runs end to end (quick mode) and writes its page."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data" / "mnist.npz"
+
+
+@pytest.mark.skipif(not SHARED.exists(), reason="shared MNIST copy not present")
+def test_bench_mnist_quick(tmp_path):
+    pytest.importorskip("matplotlib")
+    page = tmp_path / "benchmarks.md"
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "bench_mnist.py"), "--quick"]
+    result = subprocess.run(
+        [*cmd, "--output", str(page)], capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    text = page.read_text()
+    rows = [line for line in text.splitlines() if line.startswith("| ")]
+    assert len(rows) == 1 + 2 * 3  # header + (PCA, AE, VAE) at k = 2 and 8
+    pngs = sorted(p.name for p in (tmp_path / "_static").glob("*.png"))
+    assert len(pngs) == 5 and all(f"_static/{p}" in text for p in pngs)
