@@ -120,6 +120,24 @@ def table(rows) -> str:
     return "\n".join(lines)
 
 
+def pca_wins(rows) -> list[str]:
+    """Bullets naming every latent size and metric where PCA beats a network."""
+    metrics = [("error", "reconstruction error", -1), ("logreg", "logreg accuracy", 1)]
+    metrics.append(("knn", "5-NN accuracy", 1))
+    pca = {r["k"]: r for r in rows if r["model"] == "PCA"}
+    bullets = []
+    for name in METHODS[1:]:
+        for key, label, sign in metrics:
+            ks = [
+                r["k"]
+                for r in rows
+                if r["model"] == name and sign * (pca[r["k"]][key] - r[key]) > 0
+            ]
+            if ks:
+                bullets.append(f"- PCA beats the {name} on {label} at k = {ks}.")
+    return bullets or ["- Nowhere in this run."]
+
+
 def image_grid(ax, images: np.ndarray, n_cols: int) -> None:
     n_rows = int(np.ceil(len(images) / n_cols))
     grid = np.ones((n_rows * 29 + 1, n_cols * 29 + 1))
@@ -250,6 +268,26 @@ def main() -> None:
             settings,
             "",
             table(rows),
+            "",
+            "Reconstruction error: mean over test images of the summed squared "
+            "pixel error (pixels in [0, 1]); the published figures at k=30 are "
+            "13.87 for PCA and 3.00 for the pretrained deep autoencoder of "
+            "Hinton & Salakhutdinov (2006). The VAE rows use a Bernoulli "
+            "likelihood and were trained on a fixed stochastic binarization of "
+            "the training images; their ELBO and importance-weighted "
+            "log-likelihood are on the test images binarized the same way, as in "
+            "Burda et al. (2015), who report -86.76 nats for a one-layer VAE "
+            "trained for 3280 epochs and evaluated with 5000 samples: this run "
+            f"trains for {args.max_iter} epochs and uses {args.iw_samples} samples.",
+            "",
+            "## Where PCA wins",
+            "",
+            *pca_wins(rows),
+            "",
+            "PCA also fits in well under a second and transforms an order of "
+            "magnitude faster; the networks need minutes of CPU training.",
+            "",
+            "## Plots",
             "",
             *[f"![{f}](_static/{f})" for f in figures],
             "",
