@@ -8,11 +8,13 @@ import platform
 import sys
 import time
 
+import numpy as np
 import torch
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
 from ._compare import compare, default_models, format_table
+from .datasets import load_mnist
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -25,13 +27,24 @@ def _parser() -> argparse.ArgumentParser:
         help="compare PCA, AutoencoderTransformer and VAETransformer",
         description=(
             "Fit PCA, AutoencoderTransformer and VAETransformer at several latent "
-            "sizes on sklearn's digits (75%% train, 25%% test) and print "
+            "sizes on sklearn's digits (75%% train, 25%% test) or MNIST and print "
             "reconstruction error, logistic-regression accuracy on the codes, "
             "test log-likelihood and fit time."
         ),
     )
     cmp.add_argument(
         "--n-components", type=int, nargs="+", default=[2, 8, 16], metavar="K"
+    )
+    cmp.add_argument(
+        "--dataset",
+        choices=["digits", "mnist"],
+        default="digits",
+        help="digits (embedded, default) or MNIST's canonical split, pixels / 255",
+    )
+    cmp.add_argument(
+        "--data",
+        default=None,
+        help="MNIST .npz file or IDX folder (see skae.datasets.load_mnist)",
     )
     cmp.add_argument("--max-iter", type=int, default=100, help="epochs (default 100)")
     cmp.add_argument("--random-state", type=int, default=0)
@@ -43,13 +56,20 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``skae`` console script."""
     args = _parser().parse_args(argv)
-    X, y = load_digits(return_X_y=True)
-    X_train, X_test, y_train, y_test = train_test_split(
-        X, y, test_size=0.25, random_state=args.random_state, stratify=y
-    )
+    if args.dataset == "mnist":
+        X_train, X_test, y_train, y_test = load_mnist(args.data, return_X_y=True)
+        X_train = X_train.astype(np.float32) / np.float32(255)
+        X_test = X_test.astype(np.float32) / np.float32(255)
+        units = "pixels 0..1"
+    else:
+        X, y = load_digits(return_X_y=True)
+        X_train, X_test, y_train, y_test = train_test_split(
+            X, y, test_size=0.25, random_state=args.random_state, stratify=y
+        )
+        units = "pixels 0..16"
     print(
-        f"digits: {X_train.shape[0]} train / {X_test.shape[0]} test samples, "
-        f"{X.shape[1]} features; max_iter={args.max_iter}, "
+        f"{args.dataset}: {X_train.shape[0]} train / {X_test.shape[0]} test samples, "
+        f"{X_train.shape[1]} features; max_iter={args.max_iter}, "
         f"random_state={args.random_state}; torch {torch.__version__}, "
         f"{torch.get_num_threads()} threads, {platform.machine()}, "
         f"{os.cpu_count()} CPUs"
@@ -62,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     print(format_table(rows))
     print(
         f"total {time.perf_counter() - start:.1f} s. recon. error: mean over test "
-        "images of the summed squared pixel error (pixels 0..16); log-lik: PCA's "
+        f"images of the summed squared pixel error ({units}); log-lik: PCA's "
         "probabilistic model and the VAE's evidence lower bound, per test image."
     )
     return 0

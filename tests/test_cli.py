@@ -2,6 +2,9 @@
 
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 from skae._compare import format_table
 from skae.cli import main
@@ -38,3 +41,19 @@ def test_format_table_marks_missing_values():
     ]
     last = format_table(rows).splitlines()[-1]
     assert last.split("|")[5].strip() == "-"
+
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist.npz"
+
+
+@pytest.mark.skipif(not SHARED.exists(), reason="shared MNIST copy not present")
+def test_compare_on_mnist(capsys):
+    argv = ["compare", "--dataset", "mnist", "--data", str(SHARED)]
+    assert main([*argv, "--n-components", "2", "--max-iter", "1", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "mnist: 60000 train / 10000 test samples, 784 features" in out
+    pca_row = next(
+        line for line in out.splitlines() if line.strip("| ").startswith("PCA")
+    )
+    # PCA with 2 components on MNIST / 255: about 43.6 squared error per test image.
+    assert 42 < float(pca_row.split("|")[3]) < 45
