@@ -224,7 +224,7 @@ def main() -> None:
 
     X_train, X_test = load(args.data, args.n_samples)
     n = len(X_train)
-    peak = matmul_peak()
+    peaks = [matmul_peak()]
     epochs = args.epochs
 
     # Each trainer runs `rounds` times, interleaved; the fastest round counts,
@@ -243,6 +243,9 @@ def main() -> None:
         k = skorch_fit(X_train, 1 + epochs)
         k = k[1:] if k else None
         sk = k if sk is None or (k and statistics.mean(k) < statistics.mean(sk)) else sk
+        peaks.append(matmul_peak())
+    # Like the trainers, the peak is the best of measurements spread over the run.
+    peak = max(peaks)
     skae_epoch = (min(t_manys) - min(t1s)) / epochs
     skae_overhead = min(t1s) - skae_epoch
     ref_mean = statistics.mean(ref)
@@ -274,7 +277,8 @@ def main() -> None:
         f" {'-'.join(map(str, SIZES))} (mirrored decoder), AdamW lr={LR}"
         f" weight_decay={WD}, batch {BATCH}; {epochs} timed epochs after one warm-up,"
         f" best of {args.rounds} interleaved rounds.",
-        f"Measured float32 matrix-product peak: {peak:.1f} GFLOP/s.",
+        f"Measured float32 matrix-product peak (2048 x 2048, best of"
+        f" {len(peaks)} measurements across the run): {peak:.1f} GFLOP/s.",
         "",
         "| trainer | s/epoch (mean) | s/epoch (median) | samples/s | GFLOP/s"
         " | of peak |",
