@@ -43,7 +43,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skae import AutoencoderTransformer, VAETransformer
-from skae.datasets import load_mnist
+from skae.datasets import load_image_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data" / "mnist.npz"
@@ -224,10 +224,9 @@ def main() -> None:
         args.n_train, args.max_iter, args.iw_samples = 3000, 2, 10
         args.n_components = [2, 8]
     begin = time.perf_counter()
-    mnist = load_mnist(args.data)
+    mnist = load_image_dataset("mnist", args.data)
     n = args.n_train
-    X_train = mnist.X_train[:n].astype(np.float32) / np.float32(255)
-    X_test = mnist.X_test[: n and n // 6].astype(np.float32) / np.float32(255)
+    X_train, X_test = mnist.X_train[:n], mnist.X_test[: n and n // 6]
     y_train, y_test = mnist.y_train[:n], mnist.y_test[: n and n // 6]
     rng = np.random.RandomState(args.seed)
     B_train = (rng.random_sample(X_train.shape) < X_train).astype(np.float32)

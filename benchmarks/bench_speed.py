@@ -41,6 +41,7 @@ from sklearn.exceptions import ConvergenceWarning
 from torch import nn
 
 from skae import AutoencoderTransformer
+from skae.datasets import load_image_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "mnist.npz"
@@ -49,17 +50,9 @@ BATCH, LR, WD = 256, 1e-3, 1e-4
 
 
 def load(path: Path, n_samples: int | None):
-    """MNIST X_train and X_test / 255 as float32 (the npz, else OpenML)."""
-    if path.exists():
-        data = np.load(path)
-        X_train, X_test = data["X_train"], data["X_test"]
-    else:
-        from sklearn.datasets import fetch_openml
-
-        X = fetch_openml("mnist_784", as_frame=False, parser="liac-arff").data
-        X_train, X_test = X[:60000].astype(np.uint8), X[60000:].astype(np.uint8)
-    X_train = X_train[:n_samples].astype(np.float32) / np.float32(255)
-    return X_train, X_test.astype(np.float32) / np.float32(255)
+    """MNIST training and test images / 255, float32 (see skae.datasets)."""
+    mnist = load_image_dataset("mnist", path if path.exists() else None)
+    return mnist.X_train[:n_samples], mnist.X_test
 
 
 def matmul_peak(n: int = 2048, repeats: int = 10) -> float:

@@ -8,13 +8,12 @@ import platform
 import sys
 import time
 
-import numpy as np
 import torch
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
 from ._compare import compare, default_models, format_table
-from .datasets import load_mnist
+from .datasets import load_image_dataset
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -57,9 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``skae`` console script."""
     args = _parser().parse_args(argv)
     if args.dataset == "mnist":
-        X_train, X_test, y_train, y_test = load_mnist(args.data, return_X_y=True)
-        X_train = X_train.astype(np.float32) / np.float32(255)
-        X_test = X_test.astype(np.float32) / np.float32(255)
+        mnist = load_image_dataset("mnist", args.data)
+        X_train, X_test = mnist.X_train, mnist.X_test
+        y_train, y_test = mnist.y_train, mnist.y_test
         units = "pixels 0..1"
     else:
         X, y = load_digits(return_X_y=True)

@@ -200,8 +200,8 @@ def load_image_dataset(name="digits", data_home=None):
     Returns
     -------
     data : :class:`~sklearn.utils.Bunch`
-        ``X_train``, ``X_test`` (float32 in [0, 1]), ``y_train``, ``y_test``
-        and ``image_shape``.
+        ``X_train``, ``X_test`` (float32 in [0, 1]), ``y_train``, ``y_test``,
+        ``image_shape`` and ``source`` (where the images came from).
 
     Examples
     --------
@@ -215,12 +215,13 @@ def load_image_dataset(name="digits", data_home=None):
         X_train, X_test, y_train, y_test = train_test_split(
             (X / 16).astype(np.float32), y, random_state=0, stratify=y
         )
-        shape = (8, 8)
+        shape, source = (8, 8), "scikit-learn's load_digits"
     elif name == "mnist":
-        X_train, X_test, y_train, y_test = load_mnist(data_home, return_X_y=True)
-        X_train = X_train.astype(np.float32) / np.float32(255)
-        X_test = X_test.astype(np.float32) / np.float32(255)
-        shape = (28, 28)
+        mnist = load_mnist(data_home)
+        X_train = mnist.X_train.astype(np.float32) / np.float32(255)
+        X_test = mnist.X_test.astype(np.float32) / np.float32(255)
+        y_train, y_test = mnist.y_train, mnist.y_test
+        shape, source = (28, 28), mnist.source
     else:
         raise ValueError(f"name must be 'digits' or 'mnist', got {name!r}.")
     return Bunch(
@@ -229,4 +230,5 @@ def load_image_dataset(name="digits", data_home=None):
         y_train=y_train,
         y_test=y_test,
         image_shape=shape,
+        source=source,
     )
