@@ -35,7 +35,6 @@ import itertools
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -210,6 +209,14 @@ def skorch_fit(X: np.ndarray, epochs: int, fused: bool = False) -> list[float] |
     return list(net.history[:, "dur"])
 
 
+def _status_bytes(field: str) -> int:
+    """A memory figure of this process from /proc/self/status, in bytes."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
+    raise KeyError(field)
+
+
 def memory_probe(data: str, n_samples: int | None, dtype: str) -> dict:
     """Run in a child process: peak RSS growth and largest NumPy allocation of fit."""
     import tracemalloc
@@ -219,16 +226,17 @@ def memory_probe(data: str, n_samples: int | None, dtype: str) -> dict:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         skae_model(1).fit(X[:1000])  # torch's one-off allocations are not fit's
-    rss_before = int(open("/proc/self/statm").read().split()[1]) * os.sysconf(
-        "SC_PAGE_SIZE"
-    )
+    rss_before = _status_bytes("VmRSS")
+    # Reset the peak to now: ru_maxrss would also carry the parent's peak,
+    # which Linux hands to a child through fork and exec.
+    Path("/proc/self/clear_refs").write_text("5")
     tracemalloc.start()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         model = skae_model(1).fit(X)
     numpy_peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    peak = _status_bytes("VmHWM")
     n_params = sum(p.numel() for p in model.module_.parameters())
     return dict(
         growth=peak - rss_before,

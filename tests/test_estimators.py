@@ -332,3 +332,19 @@ def test_read_only_and_reversed_input(digits):
         np.testing.assert_array_equal(est.transform(read_only), expected)
     np.testing.assert_array_equal(est.transform(X[::-1]), expected[::-1])
     np.testing.assert_array_equal(est.transform(np.asfortranarray(X)), expected)
+
+
+def _fit_and_count_threads(X):
+    AutoencoderTransformer(2, **FAST).fit(X)
+    return torch.get_num_threads()
+
+
+def test_threads_follow_the_process_and_joblib(small):
+    # What the user guide promises: skae never sets the thread count itself,
+    # and joblib's workers each get an equal share of the cores.
+    from joblib import Parallel, cpu_count, delayed
+
+    before = torch.get_num_threads()
+    assert _fit_and_count_threads(small) == before
+    threads = Parallel(n_jobs=2)(delayed(_fit_and_count_threads)(small) for _ in "ab")
+    assert threads == [max(1, cpu_count() // 2)] * 2
