@@ -63,6 +63,25 @@ def make_optimizer(
         return torch.optim.AdamW(params, **kwargs)
 
 
+def flush_subnormal_state(optimizer: torch.optim.Optimizer) -> None:
+    """Set optimizer-state values in float32's subnormal range to zero.
+
+    Adam's moment estimates of parameters with tiny gradients decay into the
+    subnormal range, where CPU arithmetic is many times slower: a
+    784-512-256-30 autoencoder on MNIST accumulates about 20,000 such values
+    by its fourth epoch and its epochs slow by about 10%. Zeroing them is
+    exact for the updates: a second moment below 1.2e-38 is invisible next
+    to ``eps`` (1e-8) in float32, and a first moment below it moves a weight
+    by less than 1e-30.
+    """
+    with torch.no_grad():
+        for state in optimizer.state.values():
+            for value in state.values():
+                # The step counter is a 0-d tensor: left alone.
+                if torch.is_tensor(value) and value.is_floating_point() and value.dim():
+                    value.masked_fill_(value.abs() < torch.finfo(value.dtype).tiny, 0)
+
+
 def compile_objective(objective: Objective, options: dict | None) -> Objective:
     """``objective`` compiled with ``torch.compile(**options)``, or as is for None.
 
@@ -172,6 +191,7 @@ def fit_module(
     )
     for epoch in epochs:
         loss = run_epoch(module, train_objective, optimizer, X, config, generator)
+        flush_subnormal_state(optimizer)
         history.loss_curve.append(loss)
         monitored = loss
         if X_val is not None:
