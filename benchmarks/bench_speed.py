@@ -347,29 +347,22 @@ def main() -> None:
             round_skorch.append(statistics.mean(runs["skorch"][i][1:]) / epoch_i)
     flops = training_flops_per_sample() * n
 
-    def row(name, sec, median=None):
-        med = f"{median:.3f}" if median is not None else "-"
+    def row(name, times):
+        sec = statistics.mean(times)
         return (
-            f"| {name} | {sec:.3f} | {med} | {n / sec:,.0f} | "
+            f"| {name} | {sec:.3f} | {statistics.median(times):.3f} | {n / sec:,.0f} | "
             f"{flops / sec / 1e9:.1f} | {flops / sec / 1e9 / peak:.0%} |"
         )
 
-    table = [row("skae `fit`", skae_epoch, statistics.median(best["skae"]))]
-    if comp_epoch is not None:
-        r = best["skae compiled"]
-        table.append(
-            row("skae `fit`, `compile=True`", comp_epoch, statistics.median(r))
-        )
     names = {
+        "skae": "skae `fit`",
+        "skae compiled": "skae `fit`, `compile=True`",
         "loop": "hand-written loop, AdamW",
         "loop fused": "hand-written loop, AdamW(fused=True)",
         "skorch": "skorch `NeuralNet`, AdamW",
         "skorch fused": "skorch `NeuralNet`, AdamW(fused=True)",
     }
-    for key, name in names.items():
-        if best.get(key):
-            r = best[key]
-            table.append(row(name, statistics.mean(r), statistics.median(r)))
+    table = [row(name, best[key]) for key, name in names.items() if best.get(key)]
 
     def per_epoch(key):
         return statistics.mean(best[key]) if best.get(key) else float("nan")
