@@ -6,6 +6,7 @@ import copy
 
 import numpy as np
 import torch
+from sklearn import config_context
 from sklearn.mixture import GaussianMixture
 from threadpoolctl import threadpool_limits
 
@@ -119,9 +120,10 @@ class AutoencoderTransformer(_BaseAutoencoder):
     scale_ : ndarray of shape (n_features,)
         Per-feature scale of the internal scaling.
 
-    latent_density_ : GaussianMixture
-        Density of the training codes (10 full-covariance components fitted
-        to at most 2000 of them), used by ``sample``.
+    latent_density_ : GaussianMixture or None
+        Density of the training codes (up to 10 full-covariance components
+        fitted to at most 2000 of them), used by ``sample``; None after a fit
+        on a single sample.
 
     loss_curve_ : list of float
         Mean training loss per sample (scaled units) at each epoch.
@@ -219,8 +221,9 @@ class AutoencoderTransformer(_BaseAutoencoder):
     def _encode(self, xs: torch.Tensor) -> torch.Tensor:
         return self.module_.encode(xs)
 
-    def _score(self, x: torch.Tensor) -> torch.Tensor:
-        error = self._decode(self._encode(self._scale(x))) - x
+    def _score(self, module: torch.nn.Module, xs: torch.Tensor) -> torch.Tensor:
+        scale = torch.tensor(np.asarray(self.scale_), dtype=xs.dtype, device=xs.device)
+        error = (module(xs) - xs) * scale
         return -error.square().sum(1)
 
     def _after_fit(self, Xs: torch.Tensor, seed: int) -> None:
@@ -230,12 +233,30 @@ class AutoencoderTransformer(_BaseAutoencoder):
             Xs = Xs[torch.from_numpy(rows).to(Xs.device)]
         with torch.inference_mode():
             codes = self._encode(Xs).cpu().numpy().astype(np.float64)
-        density = GaussianMixture(min(10, codes.shape[0]), random_state=rng)
-        # Multithreaded BLAS only adds overhead on these small matrices.
-        with threadpool_limits(1, user_api="blas"):
+        if codes.shape[0] < 2:
+            self.latent_density_ = None
+            return
+        # No more components than distinct codes (duplicated rows).
+        n_distinct = np.unique(codes, axis=0).shape[0]
+        density = GaussianMixture(min(10, n_distinct), random_state=rng)
+        # Multithreaded BLAS only adds overhead on these small matrices; the
+        # mixture is NumPy's whatever sklearn's array API setting.
+        with threadpool_limits(1, user_api="blas"), _numpy_only():
             self.latent_density_ = density.fit(codes)
 
     def _sample_codes(self, n_samples: int, rng: np.random.RandomState) -> np.ndarray:
+        if self.latent_density_ is None:
+            raise ValueError(
+                f"{type(self).__name__} was fitted on a single sample, so "
+                "sample() has no density of the codes to draw from (it needs "
+                "at least 2 samples); refit on more data."
+            )
         density = copy.copy(self.latent_density_).set_params(random_state=rng)
-        codes, _ = density.sample(n_samples)
+        with _numpy_only():
+            codes, _ = density.sample(n_samples)
         return codes[rng.permutation(n_samples)]
+
+
+def _numpy_only():
+    """Run sklearn's internal estimators on NumPy even under array API dispatch."""
+    return config_context(array_api_dispatch=False)

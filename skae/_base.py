@@ -5,7 +5,8 @@ from __future__ import annotations
 import copy
 import warnings
 from abc import ABCMeta, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from numbers import Integral, Real
 from typing import ClassVar
 
@@ -24,6 +25,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from ._inference import map_tiles
 from ._modules import ACTIVATIONS, init_parameters
+from ._scaling import Standardizer, fit_scaling
 from ._training import TrainingConfig, fit_module
 
 
@@ -58,6 +60,22 @@ def _check_n_samples(n_samples) -> int:
 
 def _module_device(module: torch.nn.Module) -> torch.device:
     return next(module.parameters()).device
+
+
+@contextmanager
+def _transaction(estimator: BaseEstimator) -> Iterator[None]:
+    """Put back every attribute of ``estimator`` if the block raises.
+
+    Any exception counts, ``KeyboardInterrupt`` included: an unfitted
+    estimator stays unfitted, a fitted one keeps its previous model.
+    """
+    before = dict(vars(estimator))
+    try:
+        yield
+    except BaseException:
+        vars(estimator).clear()
+        vars(estimator).update(before)
+        raise
 
 
 class _BaseAutoencoder(
@@ -112,8 +130,10 @@ class _BaseAutoencoder(
         """Codes of scaled rows ``xs`` (what ``transform`` returns)."""
 
     @abstractmethod
-    def _score(self, x: torch.Tensor) -> torch.Tensor:
-        """Per-row score of raw float32 rows ``x`` (what ``score_samples`` returns)."""
+    def _score(self, module: torch.nn.Module, xs: torch.Tensor) -> torch.Tensor:
+        """Per-row score of scaled float64 rows ``xs`` by a float64 ``module``."""
+
+    _n_score_draws = 1
 
     @abstractmethod
     def _sample_codes(self, n_samples: int, rng: np.random.RandomState) -> np.ndarray:
@@ -147,8 +167,11 @@ class _BaseAutoencoder(
         self : object
             Returns the instance itself.
         """
-        warm = self.warm_start and hasattr(self, "module_")
-        self._fit(self._validate(X, reset=not warm), warm)
+        # Whatever the caller's grad mode: training needs autograd.
+        with _transaction(self), torch.inference_mode(False), torch.enable_grad():
+            warm = self.warm_start and hasattr(self, "module_")
+            self._hidden_sizes()
+            self._fit(self._validate(X, reset=not warm), warm)
         return self
 
     def _hidden_sizes(self) -> list[int]:
@@ -177,16 +200,16 @@ class _BaseAutoencoder(
         rng = check_random_state(self.random_state)
         init_seed, train_seed, post_seed = rng.randint(np.iinfo(np.int32).max, size=3)
 
-        Xt = torch.from_numpy(np.array(X, dtype=np.float32, order="C"))
-        mean, scale = (self.mean_, self.scale_) if warm else self._fit_scaling(Xt)
-        Xt = Xt.sub_(torch.from_numpy(mean).float()).div_(
-            torch.from_numpy(scale).float()
-        )
-        Xt = Xt.to(device)
+        if warm:
+            mean, scale = self.mean_, self.scale_
+        else:
+            mean, scale = fit_scaling(X, self._resolved_scaling())
+        Xt = Standardizer(mean, scale).scale_rows(X).to(device)
         generator = torch.Generator(device=device).manual_seed(int(train_seed))
         X_train, X_val = self._split(Xt, generator)
         if warm:
-            module = self.module_.to(device)
+            # A copy: a failed warm start must leave the fitted model as it was.
+            module = copy.deepcopy(self.module_).to(device)
         else:
             module = self._new_module(X.shape[1], int(init_seed)).to(device)
 
@@ -205,13 +228,7 @@ class _BaseAutoencoder(
         history = fit_module(
             module, self._objective(), X_train, config, generator, X_val
         )
-        if not history.converged:
-            warnings.warn(
-                f"{type(self).__name__}: maximum iterations ({self.max_iter}) "
-                "reached and the optimization hasn't converged yet.",
-                ConvergenceWarning,
-                stacklevel=4,
-            )
+        self._warn_about(history)
 
         self.module_ = module
         self.mean_, self.scale_ = mean, scale
@@ -223,6 +240,31 @@ class _BaseAutoencoder(
         self.best_loss_ = history.best_loss
         self.n_iter_ = len(self.loss_curve_)
         self._after_fit(Xt, int(post_seed))
+
+    def _warn_about(self, history) -> None:
+        """Say how training ended when it did not converge."""
+        name = type(self).__name__
+        if history.interrupted:
+            n = len(history.loss_curve)
+            kept = (
+                "the weights of the best epoch"
+                if history.validation_loss_curve is not None
+                else "the weights of the last completed epoch"
+            )
+            warnings.warn(
+                f"{name}.fit was interrupted (KeyboardInterrupt) after {n} "
+                f"completed epochs; the model keeps {kept}. Interrupt again "
+                "to abort the fit.",
+                UserWarning,
+                stacklevel=5,
+            )
+        elif not history.converged:
+            warnings.warn(
+                f"{name}: maximum iterations ({self.max_iter}) "
+                "reached and the optimization hasn't converged yet.",
+                ConvergenceWarning,
+                stacklevel=5,
+            )
 
     def _compile_options(self) -> dict | None:
         """Keyword arguments for ``torch.compile``, or None not to compile."""
@@ -237,28 +279,11 @@ class _BaseAutoencoder(
         initialisation.
         """
         with torch.device("meta"):
-            module = self._build_module(n_features)
+            # float32 whatever the caller's torch.get_default_dtype().
+            module = self._build_module(n_features).float()
         module = module.to_empty(device="cpu")
         init_parameters(module, torch.Generator().manual_seed(seed))
         return module
-
-    def _fit_scaling(self, Xt: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-        """Per-feature offset and scale that bring the data to unit scale."""
-        n_features = Xt.shape[1]
-        scaling = self._resolved_scaling()
-        if scaling is None:
-            return np.zeros(n_features), np.ones(n_features)
-        var, mean = torch.var_mean(Xt, dim=0, correction=0)
-        var, mean = var.double().numpy(), mean.double().numpy()
-        if scaling == "global":
-            scale = np.full(n_features, np.sqrt(var.mean()))
-            tiny = 10 * np.finfo(np.float32).eps * np.abs(mean).max()
-        else:
-            scale = np.sqrt(var)
-            tiny = 10 * np.finfo(np.float32).eps * np.abs(mean)
-        # Constant features (up to float32 rounding) keep their units.
-        scale[(scale <= tiny) | (scale == 0.0)] = 1.0
-        return mean, scale
 
     def _split(
         self, Xt: torch.Tensor, generator: torch.Generator
@@ -269,7 +294,11 @@ class _BaseAutoencoder(
         n_val = int(np.ceil(self.validation_fraction * n))
         if n - n_val < 1:
             raise ValueError(
-                f"early_stopping=True needs at least 2 samples, got n_samples={n}."
+                f"early_stopping=True with validation_fraction="
+                f"{self.validation_fraction} holds out {n_val} of the {n} samples "
+                "for validation, leaving none to train on; lower "
+                "validation_fraction, pass more samples or set "
+                "early_stopping=False."
             )
         order = torch.randperm(n, generator=generator, device=generator.device)
         order = order.to(Xt.device)
@@ -296,29 +325,48 @@ class _BaseAutoencoder(
     def _device(self) -> torch.device:
         return _module_device(self.module_)
 
-    def _scale(self, x: torch.Tensor, inplace: bool = False) -> torch.Tensor:
-        """``(x - mean_) / scale_`` in ``x``'s dtype; in ``x`` itself if ``inplace``."""
-        mean = torch.as_tensor(self.mean_, dtype=x.dtype, device=x.device)
-        scale = torch.as_tensor(self.scale_, dtype=x.dtype, device=x.device)
-        if inplace:
-            return x.sub_(mean).div_(scale)
-        return (x - mean) / scale
+    def _standardizer(self) -> Standardizer:
+        return Standardizer(self.mean_, self.scale_)
 
-    def _unscale(self, xs: torch.Tensor) -> torch.Tensor:
-        mean = torch.as_tensor(self.mean_, dtype=xs.dtype, device=xs.device)
-        scale = torch.as_tensor(self.scale_, dtype=xs.dtype, device=xs.device)
-        return xs * scale + mean
+    def _row_bytes(self, n_draws: int = 1, itemsize: int = 4) -> int:
+        """Bytes one input row takes in inference with ``n_draws`` decoder passes.
 
-    def _encode_raw(self, x: torch.Tensor) -> torch.Tensor:
-        # x is map_tiles' scratch tile: scaling it in place saves two
-        # tile-sized allocations per tile (about 7% of transform on a CPU).
-        return self._encode(self._scale(x, inplace=True))
+        An estimate of the live tensors per row (input, the hidden layers and,
+        per draw, the decoder's output and the terms of its likelihood) that
+        sizes the tiles to the memory budget of :mod:`skae._inference`.
+        """
+        n_features, hidden = self.n_features_in_, sum(self._fitted_architecture[1])
+        per_draw = 3 * n_features + 2 * (hidden + self.n_components_)
+        return itemsize * (2 * n_features + hidden + n_draws * per_draw)
 
-    def _decode(self, z: torch.Tensor) -> torch.Tensor:
-        return self._unscale(self.module_.reconstruct(z))
+    def _module_as(self, dtype: torch.dtype) -> torch.nn.Module:
+        """The fitted module in ``dtype`` (a copy unless it is float32)."""
+        if dtype == torch.float32:
+            return self.module_
+        return copy.deepcopy(self.module_).to(dtype)
 
-    def _map(self, fn, X, out_shape, dtype) -> np.ndarray:
-        return map_tiles(fn, X, out_shape, dtype, self._device())
+    def _reconstruct(self, z: torch.Tensor) -> torch.Tensor:
+        """Scaled reconstructions of codes ``z``."""
+        return self.module_.reconstruct(z)
+
+    def _map_scaled(self, fn, X, out_shape, dtype, **kwargs) -> np.ndarray:
+        """``map_tiles`` over the scaled rows of X."""
+        prepare = self._standardizer().scale_into
+        return map_tiles(
+            fn, X, out_shape, dtype, self._device(), prepare=prepare, **kwargs
+        )
+
+    def _decode_to(self, Z: np.ndarray, dtype) -> np.ndarray:
+        """Decode codes ``Z`` into the caller's units (unscaled in float64)."""
+        return map_tiles(
+            self._reconstruct,
+            Z,
+            (self.n_features_in_,),
+            dtype,
+            self._device(),
+            row_bytes=self._row_bytes(),
+            finish=self._standardizer().unscale,
+        )
 
     def transform(self, X):
         """Encode X into the latent space.
@@ -335,7 +383,9 @@ class _BaseAutoencoder(
         """
         check_is_fitted(self)
         X = self._validate(X)
-        return self._map(self._encode_raw, X, (self.n_components_,), X.dtype)
+        return self._map_scaled(
+            self._encode, X, (self.n_components_,), X.dtype, row_bytes=self._row_bytes()
+        )
 
     def inverse_transform(self, X):
         """Decode latent codes back to the data space.
@@ -359,7 +409,7 @@ class _BaseAutoencoder(
                 f"inverse_transform is expecting n_components_={self.n_components_}"
                 " features as input."
             )
-        return self._map(self._decode, Z, (self.n_features_in_,), Z.dtype)
+        return self._decode_to(Z, Z.dtype)
 
     def score_samples(self, X):
         """Score of each sample: higher means more typical of the training data.
@@ -372,12 +422,25 @@ class _BaseAutoencoder(
         Returns
         -------
         scores : ndarray of shape (n_samples,)
-            Per-sample score (see the class documentation for its meaning).
+            Per-sample score (see the class documentation for its meaning),
+            computed in float64 so that every finite row gets a finite score.
         """
         check_is_fitted(self)
         X = self._validate(X)
         self._check_X(X)
-        return self._map(self._score, X, (), X.dtype)
+        module = self._module_as(torch.float64)
+
+        def score(xs: torch.Tensor) -> torch.Tensor:
+            return self._score(module, xs)
+
+        return self._map_scaled(
+            score,
+            X,
+            (),
+            np.float64,
+            row_bytes=self._row_bytes(self._n_score_draws, itemsize=8),
+            compute_dtype=torch.float64,
+        )
 
     def score(self, X, y=None):
         """Mean of ``score_samples`` over X (higher is better).
@@ -422,7 +485,7 @@ class _BaseAutoencoder(
             self.random_state if random_state is None else random_state
         )
         Z = self._sample_codes(int(n_samples), rng)
-        return self._map(self._decode, Z, (self.n_features_in_,), np.float64)
+        return self._decode_to(Z, np.float64)
 
     @property
     def _n_features_out(self):

@@ -81,15 +81,17 @@ def importance_weighted_log_likelihood(
     std = torch.exp(0.5 * log_var)
     half_log_2pi = 0.5 * math.log(2 * math.pi)
     chunk = max(1, max_rows // x.shape[0])
-    total = torch.full((x.shape[0],), -math.inf, device=x.device)
+    total = torch.full((x.shape[0],), -math.inf, dtype=x.dtype, device=x.device)
     for start in range(0, n_samples, chunk):
         k = min(chunk, n_samples - start)
-        eps = torch.randn((k, *mu.shape), generator=generator, device=x.device)
+        eps = torch.randn(
+            (k, *mu.shape), generator=generator, dtype=x.dtype, device=x.device
+        )
         z = mu + std * eps
         out = model.decode(z.reshape(-1, z.shape[-1]))
         log_px = model.likelihood.log_prob(x.repeat(k, 1), out).reshape(k, -1)
         log_pz = -(0.5 * z.square() + half_log_2pi).sum(-1)
-        log_qz = -(0.5 * eps.square() + torch.log(std) + half_log_2pi).sum(-1)
+        log_qz = -(0.5 * eps.square() + 0.5 * log_var + half_log_2pi).sum(-1)
         chunk_lse = torch.logsumexp(log_px + log_pz - log_qz, dim=0)
         total = torch.logaddexp(total, chunk_lse)
     return total - math.log(n_samples)

@@ -80,7 +80,7 @@ class GaussianLikelihood(nn.Module):
 
     def __init__(self, n_features: int) -> None:
         super().__init__()
-        self.log_scale = nn.Parameter(torch.zeros(n_features))
+        self.log_scale = nn.Parameter(torch.zeros(n_features, dtype=torch.float32))
 
     def reset_parameters_from(self, generator: torch.Generator) -> None:
         with torch.no_grad():
@@ -140,7 +140,15 @@ class Autoencoder(nn.Module):
 
 
 class VariationalAutoencoder(nn.Module):
-    """VAE with a diagonal Gaussian posterior q(z|x) and prior N(0, I)."""
+    """VAE with a diagonal Gaussian posterior q(z|x) and prior N(0, I).
+
+    The posterior log-variance is clipped to +-``max_abs_log_var`` (standard
+    deviations from 3e-7 to 3e6, far outside what a fit reaches), so that
+    rows far from the training data get a finite, very low score instead of
+    an infinite variance and NaN.
+    """
+
+    max_abs_log_var = 30.0
 
     def __init__(
         self,
@@ -160,7 +168,9 @@ class VariationalAutoencoder(nn.Module):
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Posterior mean and log-variance."""
         h = self.encoder(x)
-        return self.mean_head(h), self.log_var_head(h)
+        log_var = self.log_var_head(h)
+        bound = self.max_abs_log_var
+        return self.mean_head(h), log_var.clamp(min=-bound, max=bound)
 
     @staticmethod
     def reparameterize(
@@ -181,7 +191,9 @@ class VariationalAutoencoder(nn.Module):
         self, x: torch.Tensor, generator: torch.Generator | None = None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         mu, log_var = self.encode(x)
-        eps = torch.randn(mu.shape, generator=generator, device=mu.device)
+        eps = torch.randn(
+            mu.shape, generator=generator, dtype=mu.dtype, device=mu.device
+        )
         return self.decode(self.reparameterize(mu, log_var, eps)), mu, log_var
 
 

@@ -44,6 +44,7 @@ class History:
     validation_loss_curve: list[float] | None = None
     best_loss: float = math.inf
     converged: bool = False
+    interrupted: bool = False
 
 
 def make_optimizer(
@@ -126,7 +127,7 @@ def run_epoch(
     """One pass over ``X``; returns the mean loss per sample (one host sync)."""
     module.train()
     n = X.shape[0]
-    total = torch.zeros((), device=X.device)
+    total = torch.zeros((), dtype=torch.float64, device=X.device)
     if config.shuffle:
         order = torch.randperm(n, generator=generator, device=generator.device)
         batches = (X[idx] for idx in order.to(X.device).split(config.batch_size))
@@ -147,15 +148,26 @@ def evaluate(
     """Mean loss per sample on ``X`` with a fixed noise seed (comparable epochs)."""
     module.eval()
     generator = torch.Generator(device=X.device).manual_seed(seed)
-    total = torch.zeros((), device=X.device)
+    total = torch.zeros((), dtype=torch.float64, device=X.device)
     with torch.inference_mode():
         for xb in X.split(batch_size):
             total += objective(module, xb, generator).sum()
     return total.item() / X.shape[0]
 
 
-def _state_copy(module: torch.nn.Module) -> dict[str, torch.Tensor]:
-    return copy.deepcopy(module.state_dict())
+class Snapshot:
+    """A copy of a module's parameters and buffers, refreshed in place."""
+
+    def __init__(self, module: torch.nn.Module) -> None:
+        self.state = copy.deepcopy(module.state_dict())
+
+    def update(self, module: torch.nn.Module) -> None:
+        with torch.no_grad():
+            for name, value in module.state_dict().items():
+                self.state[name].copy_(value)
+
+    def restore(self, module: torch.nn.Module) -> None:
+        module.load_state_dict(self.state)
 
 
 def fit_module(
@@ -172,6 +184,11 @@ def fit_module(
     by ``tol`` for ``n_iter_no_change`` epochs. With ``X_val`` the validation
     loss is monitored instead and the best weights are restored at the end.
 
+    A ``KeyboardInterrupt`` after at least one completed epoch ends training
+    there: the module gets the weights of the last completed epoch (of the
+    best one with ``X_val``), ``History.interrupted`` is set and the curves
+    hold the completed epochs only. One in the first epoch propagates.
+
     Raises
     ------
     ValueError
@@ -180,7 +197,8 @@ def fit_module(
     optimizer = make_optimizer(module, config)
     train_objective = compile_objective(objective, config.compile_options)
     history = History(validation_loss_curve=[] if X_val is not None else None)
-    best_state = None
+    # The weights to fall back on: the best epoch's with X_val, else the last's.
+    kept = Snapshot(module)
     no_improvement = 0
     val_seed = int(torch.randint(2**31 - 1, (1,), generator=generator).item())
     epochs = tqdm(
@@ -190,19 +208,28 @@ def fit_module(
         leave=config.verbose > 1,
     )
     for epoch in epochs:
-        loss = run_epoch(module, train_objective, optimizer, X, config, generator)
-        flush_subnormal_state(optimizer)
-        history.loss_curve.append(loss)
-        monitored = loss
-        if X_val is not None:
-            monitored = evaluate(module, objective, X_val, val_seed)
-            history.validation_loss_curve.append(monitored)
+        try:
+            loss = run_epoch(module, train_objective, optimizer, X, config, generator)
+            flush_subnormal_state(optimizer)
+            monitored = loss
+            if X_val is not None:
+                monitored = evaluate(module, objective, X_val, val_seed)
+        except KeyboardInterrupt:
+            if not history.loss_curve:
+                epochs.close()
+                raise
+            history.interrupted = True
+            break
         if not (math.isfinite(loss) and math.isfinite(monitored)):
+            epochs.close()
             raise ValueError(
                 f"Training diverged at epoch {epoch + 1}: the loss is {loss}. "
                 "Lower learning_rate_init, check the input for extreme values, "
                 "or keep the internal scaling on."
             )
+        history.loss_curve.append(loss)
+        if X_val is not None:
+            history.validation_loss_curve.append(monitored)
         epochs.set_postfix(loss=f"{loss:.4g}", refresh=False)
         if monitored > history.best_loss - config.tol:
             no_improvement += 1
@@ -211,12 +238,14 @@ def fit_module(
         if monitored < history.best_loss:
             history.best_loss = monitored
             if X_val is not None:
-                best_state = _state_copy(module)
+                kept.update(module)
+        if X_val is None:
+            kept.update(module)
         if no_improvement > config.n_iter_no_change:
             history.converged = True
             break
     epochs.close()
-    if best_state is not None:
-        module.load_state_dict(best_state)
+    if X_val is not None or history.interrupted:
+        kept.restore(module)
     module.eval()
     return history

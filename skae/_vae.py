@@ -12,6 +12,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import _BaseAutoencoder, _check_n_samples
+from ._inference import rows_in_budget
 from ._losses import (
     NegativeELBO,
     elbo_common_noise,
@@ -269,12 +270,14 @@ class VAETransformer(_BaseAutoencoder):
     def _encode(self, xs: torch.Tensor) -> torch.Tensor:
         return self.module_.encode(xs)[0]
 
-    def _score(self, x: torch.Tensor) -> torch.Tensor:
+    def _score(self, module: torch.nn.Module, xs: torch.Tensor) -> torch.Tensor:
         generator = torch.Generator().manual_seed(0)
         eps = torch.randn(
-            (self._n_score_draws, self.n_components_), generator=generator
+            (self._n_score_draws, self.n_components_),
+            generator=generator,
+            dtype=xs.dtype,
         )
-        elbo = elbo_common_noise(self.module_, self._scale(x), eps.to(x.device))
+        elbo = elbo_common_noise(module, xs, eps.to(xs.device))
         return elbo - float(np.log(self.scale_).sum())
 
     def _sample_codes(self, n_samples: int, rng: np.random.RandomState) -> np.ndarray:
@@ -317,15 +320,24 @@ class VAETransformer(_BaseAutoencoder):
         generator = torch.Generator(device=device)
         generator.manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
         log_det = float(np.log(self.scale_).sum())
+        module = self._module_as(torch.float64)
+        # Tiles of whole rows, each with its draws in chunks within the budget.
+        draw_bytes = self._row_bytes(1, itemsize=8)
 
-        def estimate(x: torch.Tensor) -> torch.Tensor:
-            xs = self._scale(x)
+        def estimate(xs: torch.Tensor) -> torch.Tensor:
             ll = importance_weighted_log_likelihood(
-                self.module_, xs, n_samples, generator
+                module, xs, n_samples, generator, rows_in_budget(device, draw_bytes)
             )
             return ll - log_det
 
-        return self._map(estimate, X, (), np.float64)
+        return self._map_scaled(
+            estimate,
+            X,
+            (),
+            np.float64,
+            row_bytes=draw_bytes,
+            compute_dtype=torch.float64,
+        )
 
     def posterior(self, X):
         """Mean and standard deviation of the posterior q(z|x) of each sample.
@@ -346,9 +358,11 @@ class VAETransformer(_BaseAutoencoder):
         check_is_fitted(self)
         X = self._validate(X)
 
-        def moments(x: torch.Tensor) -> torch.Tensor:
-            mu, log_var = self.module_.encode(self._scale(x))
+        def moments(xs: torch.Tensor) -> torch.Tensor:
+            mu, log_var = self.module_.encode(xs)
             return torch.stack([mu, torch.exp(0.5 * log_var)], dim=1)
 
-        out = self._map(moments, X, (2, self.n_components_), X.dtype)
+        out = self._map_scaled(
+            moments, X, (2, self.n_components_), X.dtype, row_bytes=self._row_bytes()
+        )
         return out[:, 0], out[:, 1]

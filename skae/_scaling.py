@@ -1,0 +1,99 @@
+"""Internal scaling: statistics in float64, float32 rows without losing the offset.
+
+The network computes in float32, whose 24-bit mantissa cannot hold data with
+a large offset: ``1e6 + 0.3`` rounds to ``1000000.3125``. Statistics are
+therefore accumulated in float64, block by block (no float64 copy of the
+data is made), and rows are centred before, or exactly while, they are
+rounded to float32. :class:`Standardizer` does this for every block of rows
+that reaches a model, in training and in inference alike.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+BLOCK_ROWS = 4096
+
+
+def torch_rows(X: np.ndarray, start: int, stop: int) -> torch.Tensor:
+    """Rows ``start:stop`` of ``X`` as a CPU tensor, shared with ``X`` where possible.
+
+    Torch cannot view arrays with negative strides and warns on read-only
+    ones (e.g. ``joblib.load(..., mmap_mode="r")``): those rows are copied.
+    """
+    rows = X[start:stop]
+    if rows.flags.writeable and all(stride >= 0 for stride in rows.strides):
+        return torch.from_numpy(rows)
+    return torch.from_numpy(np.array(rows))
+
+
+def fit_scaling(X: np.ndarray, kind: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature offset and scale (float64) that bring ``X`` to unit scale.
+
+    ``kind`` is None (offset 0, scale 1), "global" (centre each feature,
+    divide by the root mean feature variance) or "standard" (divide each
+    feature by its own standard deviation). Features that are constant up
+    to the rounding of ``X``'s dtype keep their units (scale 1).
+    """
+    n_samples, n_features = X.shape
+    if kind is None:
+        return np.zeros(n_features), np.ones(n_features)
+    mean = X.mean(axis=0, dtype=np.float64)
+    squares = np.zeros(n_features)
+    for start in range(0, n_samples, BLOCK_ROWS):
+        diff = X[start : start + BLOCK_ROWS] - mean
+        squares += np.einsum("ij,ij->j", diff, diff)
+    var = squares / n_samples
+    eps = np.finfo(X.dtype).eps if X.dtype.kind == "f" else np.finfo(np.float64).eps
+    if kind == "global":
+        scale = np.full(n_features, np.sqrt(var.mean()))
+        tiny = 10 * eps * np.abs(mean).max()
+    else:
+        scale = np.sqrt(var)
+        tiny = 10 * eps * np.abs(mean)
+    scale[(scale <= tiny) | (scale == 0.0)] = 1.0
+    return mean, scale
+
+
+class Standardizer:
+    """``x -> (x - mean) / scale`` and back, exact to the precision of the result.
+
+    Parameters
+    ----------
+    mean, scale : ndarray of shape (n_features,)
+        Offset and scale in float64 (copied: read-only or memory-mapped
+        arrays are fine).
+    """
+
+    def __init__(self, mean: np.ndarray, scale: np.ndarray) -> None:
+        self.mean = torch.tensor(np.asarray(mean), dtype=torch.float64)
+        self.scale = torch.tensor(np.asarray(scale), dtype=torch.float64)
+        self.inv = 1.0 / self.scale
+        self.shift = -self.mean * self.inv
+        # float32 rows are centred in two float32 steps, by the float32 part
+        # of the mean and then by the remainder: exact where it matters.
+        self.mean_hi = self.mean.float()
+        self.mean_lo = (self.mean - self.mean_hi.double()).float()
+        self.inv32 = self.inv.float()
+
+    def scale_into(self, src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
+        """Write the scaled rows of ``src`` (CPU) into ``dst`` (CPU, float32/64)."""
+        if dst.dtype == torch.float64:
+            return dst.copy_(src).sub_(self.mean).mul_(self.inv)
+        if src.dtype == torch.float64:
+            # One float64 pass, rounded once on the way into dst.
+            return torch.addcmul(self.shift, src, self.inv, out=dst)
+        return dst.copy_(src).sub_(self.mean_hi).sub_(self.mean_lo).mul_(self.inv32)
+
+    def scale_rows(self, X: np.ndarray) -> torch.Tensor:
+        """All rows of ``X`` scaled into a new float32 tensor, block by block."""
+        out = torch.empty(X.shape, dtype=torch.float32)
+        for start in range(0, X.shape[0], BLOCK_ROWS):
+            stop = min(start + BLOCK_ROWS, X.shape[0])
+            self.scale_into(torch_rows(X, start, stop), out[start:stop])
+        return out
+
+    def unscale(self, xs: torch.Tensor) -> torch.Tensor:
+        """``xs * scale + mean`` in float64, for rows ``xs`` on the CPU."""
+        return xs.double().mul_(self.scale).add_(self.mean)
