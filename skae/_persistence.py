@@ -1,0 +1,671 @@
+"""Save fitted estimators to safetensors files and load them without running code.
+
+A saved model is one safetensors file: the weights, ``mean_``, ``scale_`` and
+the arrays of ``latent_density_`` as tensors, everything else (the class name,
+the parameters and the other fitted attributes) as JSON strings in the file's
+metadata. Loading reads plain numbers and strings, checks every one of them
+and builds the estimator from a fixed list of two classes: nothing in the file
+is imported, unpickled or called. See ``docs/persistence.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import warnings
+from collections.abc import Callable, Collection, Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.numpy import save_file
+from sklearn.mixture import GaussianMixture
+from sklearn.utils.validation import check_is_fitted
+
+from ._autoencoder import AutoencoderTransformer
+from ._json_tags import Refusal, _from_json, _to_json, decode_json, preview
+from ._safetensors_header import Spec, read_header
+from ._vae import VAETransformer
+
+__all__ = ["_from_json", "_to_json", "load", "save"]
+
+FORMAT, FORMAT_VERSION = "skae", "1"
+_CLASSES = {cls.__name__: cls for cls in (AutoencoderTransformer, VAETransformer)}
+_Estimator = AutoencoderTransformer | VAETransformer
+_METADATA = ("format", "format_version", "class", "params", "attributes")
+_INFO_METADATA = ("skae_version", "torch_version")  # for people, not read back
+
+# Fitted attributes kept as JSON in "attributes"; module_, mean_ and scale_ are
+# tensors. The entries of _fitted_architecture are these parameters at fit time.
+_ATTRIBUTES = {
+    AutoencoderTransformer: ("latent_density_",),
+    VAETransformer: (),
+}
+_COMMON_ATTRIBUTES = (
+    "n_components_",
+    "n_features_in_",
+    "loss_curve_",
+    "validation_loss_curve_",
+    "best_loss_",
+    "n_iter_",
+    "_fitted_architecture",
+)
+_OPTIONAL_ATTRIBUTES = ("feature_names_in_", "_sklearn_output_config")
+_TENSOR_ATTRIBUTES = ("module_", "mean_", "scale_")
+_ARCHITECTURE = {
+    AutoencoderTransformer: ("n_components", "hidden_layer_sizes", "activation"),
+    VAETransformer: ("n_components", "hidden_layer_sizes", "activation", "likelihood"),
+}
+_OUTPUT_CONFIGS = {"default", "pandas", "polars"}
+_MIXTURE_TENSORS = (
+    "weights_",
+    "means_",
+    "covariances_",
+    "precisions_",
+    "precisions_cholesky_",
+)
+_MIXTURE_ATTRIBUTES = (
+    "converged_",
+    "n_iter_",
+    "lower_bound_",
+    "lower_bounds_",
+    "n_features_in_",
+)
+
+
+# ------------------------------------------------------------------ public API
+def save(estimator, path):
+    """Save a fitted estimator to a safetensors file, without pickle.
+
+    The file holds the weights as float32 tensors (on the CPU whatever device
+    the model was trained on), the scaling and ``latent_density_`` arrays as
+    float64 tensors, and the class name, parameters and other fitted
+    attributes as JSON metadata. Before writing, ``save`` checks that
+    :func:`load` accepts what it is about to write, and it writes through a
+    temporary file in the same folder, so a refused or interrupted save leaves
+    no file behind and never half-overwrites an existing one.
+
+    Parameters
+    ----------
+    estimator : AutoencoderTransformer or VAETransformer
+        A fitted estimator of exactly one of these classes (not a subclass,
+        whose code the file could not hold).
+
+    path : str or path-like
+        Where to write; an existing file is replaced. ``.safetensors`` is the
+        usual extension.
+
+    Raises
+    ------
+    sklearn.exceptions.NotFittedError
+        If ``estimator`` is not fitted.
+
+    TypeError
+        If ``estimator`` is of another class, has attributes that ``fit`` does
+        not set, or has parameters that are not plain data (None, bool, int,
+        float, str, and lists, tuples and dicts of them).
+
+    ValueError
+        If the file would not load, e.g. weights that are NaN or infinite.
+
+    Warns
+    -----
+    UserWarning
+        If ``random_state`` is a ``RandomState`` instance: its state cannot be
+        stored, and the file holds ``random_state=None``.
+
+    See Also
+    --------
+    load : Load an estimator saved by ``save``.
+
+    Notes
+    -----
+    The optimizer state is not saved: a ``warm_start`` fit after ``load``
+    starts a fresh AdamW optimizer, as every ``fit`` does.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from sklearn.datasets import load_digits
+    >>> from skae import AutoencoderTransformer, load, save
+    >>> X, _ = load_digits(return_X_y=True)
+    >>> ae = AutoencoderTransformer(hidden_layer_sizes=(32,), max_iter=2, device="cpu")
+    >>> ae = ae.fit(X)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = Path(folder) / "ae.safetensors"
+    ...     save(ae, path)
+    ...     loaded = load(path)
+    >>> bool((loaded.transform(X) == ae.transform(X)).all())
+    True
+    """
+    metadata, arrays = _serialize(estimator)
+    specs = {name: (array.shape, array.dtype.name) for name, array in arrays.items()}
+    try:
+        _restore(metadata, specs, arrays.__getitem__)
+    except Refusal as refusal:
+        raise ValueError(
+            f"cannot save this {type(estimator).__name__}, it would not load: {refusal}"
+        ) from None
+    _write(Path(path), arrays, metadata)
+
+
+def load(path):
+    """Load an estimator saved by :func:`save`, without running code from the file.
+
+    Only the numbers and strings of the file are read: the class is one of
+    ``AutoencoderTransformer`` and ``VAETransformer``, looked up by name in a
+    fixed table; the parameters must pass the estimator's own validation; the
+    fitted attributes must have the expected types; and every tensor must
+    have the name, shape and dtype of the architecture the model was fitted
+    with, and finite values. Anything else in the file is refused. Pickles are
+    recognised and refused without being read.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A file written by :func:`save`.
+
+    Returns
+    -------
+    estimator : AutoencoderTransformer or VAETransformer
+        The fitted estimator, its module on the CPU in float32 and in
+        evaluation mode; ``transform``, ``inverse_transform``,
+        ``score_samples`` and ``sample`` give the same numbers as the saved
+        estimator did on the CPU.
+
+    Raises
+    ------
+    ValueError
+        If the file is refused: not a safetensors file written by ``save``,
+        truncated, or with any entry that ``save`` would not write. The
+        message starts with ``cannot load '<path>':`` and names the entry at fault.
+
+    OSError
+        If the file cannot be read at all (e.g. it does not exist).
+
+    See Also
+    --------
+    save : Save a fitted estimator.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from sklearn.datasets import load_digits
+    >>> from skae import VAETransformer, load, save
+    >>> X, _ = load_digits(return_X_y=True)
+    >>> vae = VAETransformer(hidden_layer_sizes=(32,), max_iter=2, device="cpu")
+    >>> vae = vae.fit(X)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = Path(folder) / "vae.safetensors"
+    ...     save(vae, path)
+    ...     loaded = load(path)
+    >>> loaded
+    VAETransformer(device='cpu', hidden_layer_sizes=(32,), max_iter=2)
+    >>> bool((loaded.posterior(X)[1] == vae.posterior(X)[1]).all())
+    True
+    """
+    try:
+        metadata, specs = read_header(path)
+        try:
+            with safe_open(os.fspath(path), framework="numpy") as file:
+                return _restore(metadata, specs, file.get_tensor)
+        except SafetensorError as error:
+            raise Refusal(f"not a valid safetensors file ({error}).") from None
+    except Refusal as refusal:
+        raise ValueError(f"cannot load {os.fspath(path)!r}: {refusal}") from None
+
+
+# ----------------------------------------------------------------------- save
+def _serialize(estimator: Any) -> tuple[dict[str, str], dict[str, np.ndarray]]:
+    """The metadata and tensors of the file for ``estimator``."""
+    cls = type(estimator)
+    if cls not in _CLASSES.values():
+        raise TypeError(
+            f"only AutoencoderTransformer and VAETransformer can be saved, not "
+            f"{cls.__module__}.{cls.__qualname__}: the file holds no code, so "
+            "load could not rebuild another class (subclasses included)."
+        )
+    check_is_fitted(estimator)
+    _check_state(estimator)
+    attributes = {name: getattr(estimator, name) for name in _attribute_names(cls)}
+    for name in _OPTIONAL_ATTRIBUTES:
+        if name in vars(estimator):
+            attributes[name] = getattr(estimator, name)
+    if "feature_names_in_" in attributes:
+        attributes["feature_names_in_"] = attributes["feature_names_in_"].tolist()
+    arrays = _module_arrays(estimator.module_)
+    arrays["mean_"] = np.ascontiguousarray(estimator.mean_)
+    arrays["scale_"] = np.ascontiguousarray(estimator.scale_)
+    if "latent_density_" in attributes:
+        mixture = attributes["latent_density_"]
+        attributes["latent_density_"] = _mixture_json(mixture)
+        arrays.update(_mixture_arrays(mixture))
+    from . import __version__  # not at the top: skae/__init__ imports this module
+
+    metadata = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "class": cls.__name__,
+        "params": _dumps(_params(estimator), "params"),
+        "attributes": _dumps(attributes, "attributes"),
+        "skae_version": __version__,
+        "torch_version": torch.__version__,
+    }
+    return metadata, arrays
+
+
+def _attribute_names(cls: type) -> tuple[str, ...]:
+    return _COMMON_ATTRIBUTES + _ATTRIBUTES[cls]
+
+
+def _check_state(estimator: _Estimator) -> None:
+    """Refuse attributes that ``fit`` does not set; require those it does."""
+    cls = type(estimator)
+    known = {
+        *cls._get_param_names(),
+        *_attribute_names(cls),
+        *_OPTIONAL_ATTRIBUTES,
+        *_TENSOR_ATTRIBUTES,
+    }
+    for name in vars(estimator):
+        if name not in known:
+            raise TypeError(
+                f"cannot save the attribute {name!r} of this {cls.__name__}: "
+                "save writes what fit sets and nothing else; delete it first."
+            )
+    for name in (*_attribute_names(cls), *_TENSOR_ATTRIBUTES):
+        if name not in vars(estimator):
+            raise ValueError(
+                f"this {cls.__name__} has no {name}, which fit sets; fit it again."
+            )
+
+
+def _params(estimator: _Estimator) -> dict[str, Any]:
+    params = estimator.get_params(deep=False)
+    if isinstance(params["random_state"], np.random.RandomState):
+        warnings.warn(
+            "random_state is a RandomState instance, whose state save does not "
+            "store: the file holds random_state=None. Use an int seed to keep "
+            "sample() and refits reproducible after load.",
+            UserWarning,
+            stacklevel=4,
+        )
+        params["random_state"] = None
+    return params
+
+
+def _module_arrays(module: torch.nn.Module) -> dict[str, np.ndarray]:
+    arrays = {}
+    for name, tensor in module.state_dict().items():
+        if tensor.dtype != torch.float32:
+            raise ValueError(
+                f"module_ holds {name!r} as {tensor.dtype}; skae models are "
+                "float32 and save writes float32 only (module_.float() converts)."
+            )
+        array = tensor.detach().cpu().numpy()
+        arrays[f"module_.{name}"] = np.ascontiguousarray(array)
+    return arrays
+
+
+def _mixture_json(mixture: GaussianMixture | None) -> dict | None:
+    if mixture is None:
+        return None
+    if type(mixture) is not GaussianMixture:
+        raise TypeError(
+            f"latent_density_ is a {type(mixture).__name__}; save writes a "
+            "GaussianMixture (as fit sets) or None only."
+        )
+    fitted = (*_MIXTURE_ATTRIBUTES, *_MIXTURE_TENSORS)
+    for name in vars(mixture):
+        if name not in {*mixture._get_param_names(), *fitted}:
+            raise TypeError(
+                f"cannot save the attribute {name!r} of latent_density_: save "
+                "writes what GaussianMixture.fit sets and nothing else."
+            )
+    for name in fitted:
+        if name not in vars(mixture):
+            raise ValueError(f"latent_density_ has no {name}: it is not fitted.")
+    # The mixture's random_state is fit's own RandomState; sample() never uses it.
+    params = dict(mixture.get_params(deep=False), random_state=None)
+    attributes = {name: getattr(mixture, name) for name in _MIXTURE_ATTRIBUTES}
+    return {"params": params, "attributes": attributes}
+
+
+def _mixture_arrays(mixture: GaussianMixture | None) -> dict[str, np.ndarray]:
+    if mixture is None:
+        return {}
+    return {
+        f"latent_density_.{name}": np.ascontiguousarray(getattr(mixture, name))
+        for name in _MIXTURE_TENSORS
+    }
+
+
+def _dumps(value: Any, where: str) -> str:
+    return json.dumps(_to_json(value, where), allow_nan=False)
+
+
+def _write(path: Path, arrays: dict[str, np.ndarray], metadata: dict) -> None:
+    """Write through a temporary file beside ``path``: never a partial ``path``."""
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    try:
+        save_file(arrays, temporary, metadata=metadata)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+# ----------------------------------------------------------------------- load
+def _restore(
+    metadata: dict[str, str],
+    specs: dict[str, Spec],
+    read: Callable[[str], np.ndarray],
+) -> _Estimator:
+    """Build the estimator from checked metadata and tensors; ``read`` gets one."""
+    cls = _check_metadata(metadata)
+    estimator = _restore_params(cls, metadata["params"])
+    attributes = _restore_attributes(cls, metadata["attributes"])
+    architecture = _restore_architecture(cls, attributes["_fitted_architecture"])
+    if attributes["n_components_"] != architecture.n_components:
+        raise Refusal(
+            f"n_components_={attributes['n_components_']} differs from the "
+            f"n_components in _fitted_architecture, {architecture.n_components}."
+        )
+    n_features = attributes["n_features_in_"]
+    module = _meta_module(architecture, n_features)
+    expected = {f"module_.{name}": _spec(t) for name, t in module.state_dict().items()}
+    expected["mean_"] = expected["scale_"] = ((n_features,), "float64")
+    expected.update(_mixture_specs(attributes.get("latent_density_")))
+    arrays = _read_tensors(specs, expected, read)
+
+    state = {
+        name.removeprefix("module_."): torch.from_numpy(array)
+        for name, array in arrays.items()
+        if name.startswith("module_.")
+    }
+    # The meta module's parameters become these CPU tensors: no copy.
+    module.load_state_dict(state, assign=True)
+    estimator.module_ = module.eval()
+    estimator.mean_, estimator.scale_ = arrays["mean_"], arrays["scale_"]
+    for name, value in attributes.items():
+        setattr(estimator, name, value)
+    if attributes.get("latent_density_") is not None:
+        for name in _MIXTURE_TENSORS:
+            setattr(estimator.latent_density_, name, arrays[f"latent_density_.{name}"])
+    return estimator
+
+
+def _check_metadata(metadata: dict[str, str]) -> type:
+    """The class the metadata names, once its keys and format are right."""
+    if "format" not in metadata:
+        raise Refusal(
+            "not a skae file: its metadata has no 'format' key (a safetensors "
+            "file written by something else than skae.save?)."
+        )
+    if metadata["format"] != FORMAT:
+        raise Refusal(
+            f"not a skae file: its format is {metadata['format'][:40]!r}, not "
+            f"{FORMAT!r}."
+        )
+    version = metadata.get("format_version", FORMAT_VERSION)
+    if version != FORMAT_VERSION:
+        raise Refusal(
+            f"unsupported format_version {version[:40]!r}: this skae reads "
+            f"version {FORMAT_VERSION} (was the file written by a newer skae?)."
+        )
+    unknown = sorted(set(metadata) - {*_METADATA, *_INFO_METADATA})
+    missing = [key for key in _METADATA if key not in metadata]
+    if unknown:
+        raise Refusal(
+            f"the metadata has keys save never writes: unknown {_names(unknown)}."
+        )
+    if missing:
+        raise Refusal(
+            f"the metadata lacks keys save writes: missing {_names(missing)}."
+        )
+    name = metadata["class"]
+    if name not in _CLASSES:
+        raise Refusal(
+            f"class {name[:80]!r} is not allowed: only {sorted(_CLASSES)} are."
+        )
+    return _CLASSES[name]
+
+
+def _restore_params(cls: type, text: str) -> _Estimator:
+    """A new, unfitted estimator with the saved (and validated) parameters."""
+    params = _json_object(text, "params")
+    _check_names(params, cls._get_param_names(), "params")
+    return _validated(cls(**params), "params")
+
+
+def _validated(estimator: _Estimator, what: str) -> _Estimator:
+    try:
+        estimator._validate_params()
+        estimator._hidden_sizes()
+    except (TypeError, ValueError) as error:  # sklearn's InvalidParameterError
+        raise Refusal(f"{what} fail validation: {error}") from None
+    return estimator
+
+
+def _restore_architecture(cls: type, value: Any) -> _Estimator:
+    """An estimator whose parameters are the fitted architecture's entries."""
+    names = _ARCHITECTURE[cls]
+    if not (isinstance(value, tuple) and len(value) == len(names)):
+        raise Refusal(
+            f"_fitted_architecture must be a tuple of {len(names)} entries "
+            f"({', '.join(names)}), got {preview(value)}."
+        )
+    architecture = cls(**dict(zip(names, value, strict=True)))
+    _validated(architecture, "_fitted_architecture entries")
+    if architecture._architecture() != value:
+        raise Refusal(
+            f"_fitted_architecture {preview(value)} is not what fit writes, "
+            f"{architecture._architecture()}."
+        )
+    return architecture
+
+
+def _restore_attributes(cls: type, text: str) -> dict[str, Any]:
+    """The fitted attributes saved as JSON, each checked for its type."""
+    saved = _json_object(text, "attributes")
+    _check_names(saved, _attribute_names(cls), "attributes", _OPTIONAL_ATTRIBUTES)
+    attributes = {
+        "n_components_": _integer(saved, "n_components_", 1),
+        "n_features_in_": _integer(saved, "n_features_in_", 1),
+        "loss_curve_": _floats(saved, "loss_curve_"),
+        "validation_loss_curve_": _floats(saved, "validation_loss_curve_", True),
+        "best_loss_": _float(saved["best_loss_"], "best_loss_"),
+        "n_iter_": _integer(saved, "n_iter_", 0),
+        "_fitted_architecture": saved["_fitted_architecture"],
+    }
+    if "feature_names_in_" in saved:
+        attributes["feature_names_in_"] = _feature_names(
+            saved["feature_names_in_"], attributes["n_features_in_"]
+        )
+    if "_sklearn_output_config" in saved:
+        attributes["_sklearn_output_config"] = _output_config(
+            saved["_sklearn_output_config"]
+        )
+    if "latent_density_" in saved:
+        attributes["latent_density_"] = _restore_mixture(
+            saved["latent_density_"], attributes["n_components_"]
+        )
+    return attributes
+
+
+def _restore_mixture(value: Any, n_components: int) -> GaussianMixture | None:
+    """``latent_density_`` without its arrays (they are tensors), or None."""
+    if value is None:
+        return None
+    _check_names(
+        _object(value, "latent_density_"),
+        ("params", "attributes"),
+        "latent_density_ entries",
+    )
+    params = _object(value["params"], "latent_density_ params")
+    _check_names(params, GaussianMixture._get_param_names(), "latent_density_ params")
+    mixture = GaussianMixture(**params)
+    try:
+        mixture._validate_params()
+    except (TypeError, ValueError) as error:
+        raise Refusal(f"latent_density_ params fail validation: {error}") from None
+    saved = _object(value["attributes"], "latent_density_ attributes")
+    _check_names(saved, _MIXTURE_ATTRIBUTES, "latent_density_ attributes")
+    if type(saved["converged_"]) is not bool:
+        raise Refusal("latent_density_ converged_ must be true or false.")
+    mixture.converged_ = saved["converged_"]
+    mixture.n_iter_ = _integer(saved, "n_iter_", 0, "latent_density_ ")
+    mixture.lower_bound_ = _float(saved["lower_bound_"], "latent_density_ lower_bound_")
+    mixture.lower_bounds_ = _floats(saved, "lower_bounds_", prefix="latent_density_ ")
+    mixture.n_features_in_ = _integer(saved, "n_features_in_", 1, "latent_density_ ")
+    if mixture.n_features_in_ != n_components:
+        raise Refusal(
+            f"latent_density_ n_features_in_={mixture.n_features_in_} differs "
+            f"from n_components_={n_components}."
+        )
+    return mixture
+
+
+def _mixture_specs(mixture: GaussianMixture | None) -> dict[str, Spec]:
+    """Shapes and dtypes of the arrays of a mixture (none for None)."""
+    if mixture is None:
+        return {}
+    k, d = mixture.n_components, mixture.n_features_in_
+    covariance = {
+        "full": (k, d, d),
+        "tied": (d, d),
+        "diag": (k, d),
+        "spherical": (k,),
+    }[mixture.covariance_type]
+    shapes = {"weights_": (k,), "means_": (k, d)}
+    shapes.update(dict.fromkeys(_MIXTURE_TENSORS[2:], covariance))
+    return {f"latent_density_.{name}": (s, "float64") for name, s in shapes.items()}
+
+
+def _meta_module(architecture: _Estimator, n_features: int) -> torch.nn.Module:
+    """The module of ``architecture``, with no memory (on the meta device)."""
+    try:
+        with torch.device("meta"):
+            module = architecture._build_module(n_features)
+    except (OverflowError, RuntimeError, TypeError, ValueError) as error:
+        raise Refusal(
+            f"the module of _fitted_architecture {architecture._architecture()} "
+            f"for n_features_in_={n_features} cannot be built: {error}"
+        ) from None
+    return module.to(torch.float32)
+
+
+def _spec(tensor: torch.Tensor) -> Spec:
+    return tuple(tensor.shape), str(tensor.dtype).removeprefix("torch.")
+
+
+def _read_tensors(
+    specs: dict[str, Spec],
+    expected: dict[str, Spec],
+    read: Callable[[str], np.ndarray],
+) -> dict[str, np.ndarray]:
+    """Read the tensors once their names, shapes and dtypes are as expected."""
+    _check_names(specs, expected, "tensors", extra_word="unexpected")
+    for name, (shape, dtype) in expected.items():
+        if specs[name] != (shape, dtype):
+            found_shape, found_dtype = specs[name]
+            raise Refusal(
+                f"the tensor {name!r} has shape {found_shape} and dtype "
+                f"{found_dtype}, expected shape {shape} and dtype {dtype}."
+            )
+    arrays = {}
+    for name, spec in expected.items():
+        array = read(name)
+        if (array.shape, array.dtype.name) != spec:  # the header said otherwise
+            raise Refusal(f"the tensor {name!r} does not match its header entry.")
+        if not np.isfinite(array).all():
+            raise Refusal(f"the tensor {name!r} holds non-finite values.")
+        arrays[name] = array
+    return arrays
+
+
+# ------------------------------------------------------- checks of JSON values
+def _json_object(text: str, where: str) -> dict[str, Any]:
+    return _object(decode_json(text, where), where)
+
+
+def _object(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise Refusal(f"{where} must be a JSON object, got {preview(value)}.")
+    return value
+
+
+def _check_names(
+    found: Iterable[str],
+    expected: Collection[str],
+    what: str,
+    optional: Collection[str] = (),
+    extra_word: str = "unknown",
+) -> None:
+    found = list(found)
+    extra = sorted(name for name in found if name not in {*expected, *optional})
+    missing = [name for name in expected if name not in found]
+    if extra:
+        raise Refusal(f"{extra_word} {what} {_names(extra)}.")
+    if missing:
+        raise Refusal(f"missing {what} {_names(missing)}.")
+
+
+def _integer(saved: dict, name: str, minimum: int, prefix: str = "") -> int:
+    value = saved[name]
+    if type(value) is not int or value < minimum:
+        raise Refusal(
+            f"{prefix}{name} must be an integer >= {minimum}, got {preview(value)}."
+        )
+    return value
+
+
+def _float(value: Any, name: str) -> float:
+    if type(value) not in (int, float):
+        raise Refusal(f"{name} must be a number, got {preview(value)}.")
+    return float(value)
+
+
+def _floats(
+    saved: dict, name: str, or_none: bool = False, prefix: str = ""
+) -> list[float] | None:
+    value = saved[name]
+    if value is None and or_none:
+        return None
+    if not isinstance(value, list):
+        raise Refusal(f"{prefix}{name} must be a list, got {preview(value)}.")
+    return [_float(v, f"{prefix}{name}[{i}]") for i, v in enumerate(value)]
+
+
+def _feature_names(value: Any, n_features: int) -> np.ndarray:
+    if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+        raise Refusal(f"feature_names_in_ must be a list of str, got {preview(value)}.")
+    if len(value) != n_features:
+        raise Refusal(
+            f"feature_names_in_ has {len(value)} names for n_features_in_={n_features}."
+        )
+    return np.array(value, dtype=object)
+
+
+def _output_config(value: Any) -> dict[str, str]:
+    config = _object(value, "_sklearn_output_config")
+    values = config.values()
+    if not (
+        config.keys() <= {"transform"}
+        and all(isinstance(v, str) and v in _OUTPUT_CONFIGS for v in values)
+    ):
+        raise Refusal(
+            f"_sklearn_output_config must map 'transform' to one of "
+            f"{sorted(_OUTPUT_CONFIGS)}, got {preview(config)}."
+        )
+    return dict(config)
+
+
+def _names(names: list[str], limit: int = 5) -> str:
+    shown = [name[:80] for name in names[:limit]]
+    return repr(shown)[:-1] + (", ...]" if len(names) > limit else "]")
