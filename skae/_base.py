@@ -131,7 +131,7 @@ class _BaseAutoencoder(
 
     @abstractmethod
     def _score(self, module: torch.nn.Module, xs: torch.Tensor) -> torch.Tensor:
-        """Per-row score of scaled float64 rows ``xs`` by a float64 ``module``."""
+        """Per-row score of scaled rows ``xs`` by ``module`` (of ``xs``'s dtype)."""
 
     _n_score_draws = 1
 
@@ -423,23 +423,36 @@ class _BaseAutoencoder(
         -------
         scores : ndarray of shape (n_samples,)
             Per-sample score (see the class documentation for its meaning),
-            computed in float64 so that every finite row gets a finite score.
+            float64. Rows whose float32 score overflows (far outside the
+            training data) are scored again in float64, so every finite row
+            gets a finite score.
         """
         check_is_fitted(self)
         X = self._validate(X)
         self._check_X(X)
-        module = self._module_as(torch.float64)
+        scores = self._scores(X, torch.float32)
+        overflow = ~np.isfinite(scores)
+        if overflow.any():
+            # Which rows take this path depends on each row alone: batch
+            # invariance holds.
+            scores[overflow] = self._scores(X[overflow], torch.float64)
+        return scores
+
+    def _scores(self, X: np.ndarray, dtype: torch.dtype) -> np.ndarray:
+        """``score_samples`` of validated rows, computed in ``dtype``."""
+        module = self._module_as(dtype)
 
         def score(xs: torch.Tensor) -> torch.Tensor:
             return self._score(module, xs)
 
+        itemsize = torch.finfo(dtype).bits // 8
         return self._map_scaled(
             score,
             X,
             (),
             np.float64,
-            row_bytes=self._row_bytes(self._n_score_draws, itemsize=8),
-            compute_dtype=torch.float64,
+            row_bytes=self._row_bytes(self._n_score_draws, itemsize),
+            compute_dtype=dtype,
         )
 
     def score(self, X, y=None):
