@@ -93,7 +93,7 @@ class AutoencoderTransformer(_BaseAutoencoder):
     device : {"auto", "cpu", "cuda"}, default="auto"
         Where to train; "auto" picks CUDA when available. Inference runs
         where the fitted module lives (the CPU after unpickling on a machine
-        without GPU is fine: pickles always hold CPU tensors).
+        without GPU is fine: saved files and pickles hold CPU tensors).
 
     compile : bool or dict, default=False
         Compile the training step (forward pass, loss and backward pass) with

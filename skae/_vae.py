@@ -109,7 +109,7 @@ class VAETransformer(_BaseAutoencoder):
     device : {"auto", "cpu", "cuda"}, default="auto"
         Where to train; "auto" picks CUDA when available. Inference runs
         where the fitted module lives (the CPU after unpickling on a machine
-        without GPU is fine: pickles always hold CPU tensors).
+        without GPU is fine: saved files and pickles hold CPU tensors).
 
     compile : bool or dict, default=False
         Compile the training step (forward pass, loss and backward pass) with
@@ -166,7 +166,9 @@ class VAETransformer(_BaseAutoencoder):
     by all rows, so it is deterministic and each row's score does not depend
     on the other rows. For the Gaussian likelihood it is a bound on the log
     density in the caller's units: the log-determinant of the internal
-    scaling is subtracted.
+    scaling is subtracted. The posterior log-variance is clipped to
+    [-30, 30], so rows far from the training data get a finite, very low
+    score.
 
     Examples
     --------
