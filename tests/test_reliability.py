@@ -56,6 +56,7 @@ FAILING_FITS = [
     ("divergence", dict(learning_rate_init=1e12), lambda X: X * 1e3),
     ("no training split", dict(early_stopping=True, validation_fraction=0.9), None),
     ("bernoulli outside [0, 1]", dict(likelihood="bernoulli"), None),
+    ("zero-width layer", dict(hidden_layer_sizes=(0,)), None),
 ]
 
 
