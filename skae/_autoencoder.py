@@ -13,6 +13,7 @@ from threadpoolctl import threadpool_limits
 from ._base import _BaseAutoencoder
 from ._losses import SquaredError
 from ._modules import build_autoencoder
+from ._sparse import SparseRows
 
 
 class AutoencoderTransformer(_BaseAutoencoder):
@@ -49,6 +50,21 @@ class AutoencoderTransformer(_BaseAutoencoder):
         "standard" divides each feature by its own standard deviation; None
         feeds the data as it is. Outputs of ``inverse_transform``, ``sample``
         and ``score_samples`` are always in the caller's units.
+
+    corruption : {"masking", "gaussian"}, callable or None, default=None
+        Train to reconstruct each clean batch from a corrupted copy
+        (denoising). "masking" sets each entry to zero with probability
+        ``corruption_level`` (Mult-VAE's input dropout for user-item data);
+        "gaussian" adds noise of standard deviation ``corruption_level`` in
+        the data's units; a callable ``fn(X_batch, generator)`` returns a
+        corrupted copy of a float32 torch batch in the data's units (draw
+        from ``generator`` to stay reproducible; e.g. downsample and upsample
+        for super-resolution). ``transform`` and the other methods always
+        see clean input.
+
+    corruption_level : float, default=0.5
+        Drop probability for "masking" (below 1), noise standard deviation
+        for "gaussian"; unused otherwise.
 
     max_iter : int, default=200
         Maximum number of epochs.
@@ -176,6 +192,8 @@ class AutoencoderTransformer(_BaseAutoencoder):
         hidden_layer_sizes=(256, 128),
         activation="relu",
         scaling="auto",
+        corruption=None,
+        corruption_level=0.5,
         max_iter=200,
         batch_size="auto",
         learning_rate_init=1e-3,
@@ -195,6 +213,8 @@ class AutoencoderTransformer(_BaseAutoencoder):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.scaling = scaling
+        self.corruption = corruption
+        self.corruption_level = corruption_level
         self.max_iter = max_iter
         self.batch_size = batch_size
         self.learning_rate_init = learning_rate_init
@@ -215,8 +235,8 @@ class AutoencoderTransformer(_BaseAutoencoder):
             n_features, self.n_components, self._hidden_sizes(), self.activation
         )
 
-    def _objective(self) -> SquaredError:
-        return SquaredError()
+    def _objective(self, corrupt) -> SquaredError:
+        return SquaredError(corrupt)
 
     def _encode(self, xs: torch.Tensor) -> torch.Tensor:
         return self.module_.encode(xs)
@@ -228,9 +248,12 @@ class AutoencoderTransformer(_BaseAutoencoder):
 
     def _after_fit(self, Xs: torch.Tensor, seed: int) -> None:
         rng = np.random.RandomState(seed)
-        if Xs.shape[0] > self._max_density_samples:
-            rows = rng.choice(Xs.shape[0], self._max_density_samples, replace=False)
+        n = Xs.shape[0]
+        if n > self._max_density_samples:
+            rows = rng.choice(n, self._max_density_samples, replace=False)
             Xs = Xs[torch.from_numpy(rows).to(Xs.device)]
+        elif isinstance(Xs, SparseRows):
+            Xs = Xs[torch.arange(n, device=Xs.device)]
         with torch.inference_mode():
             codes = self._encode(Xs).cpu().numpy().astype(np.float64)
         if codes.shape[0] < 2:

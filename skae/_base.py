@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 import warnings
 from abc import ABCMeta, abstractmethod
 from collections.abc import Callable, Iterator
@@ -11,6 +12,7 @@ from numbers import Integral, Real
 from typing import ClassVar
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from sklearn.base import (
     BaseEstimator,
@@ -23,9 +25,11 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
+from ._corruption import CORRUPTIONS, make_corruption
 from ._inference import map_tiles
 from ._modules import ACTIVATIONS, init_parameters
 from ._scaling import Standardizer, fit_scaling
+from ._sparse import SparseRows, subset_rows
 from ._training import TrainingConfig, fit_module
 
 
@@ -44,7 +48,8 @@ def _resolve_device(device: str) -> torch.device:
 def _check_float32_range(X: np.ndarray, name: str = "X") -> np.ndarray:
     """Reject finite values that float32, the precision of the model, cannot hold."""
     limit = np.finfo(np.float32).max
-    if X.dtype == np.float64 and X.size and max(-X.min(), X.max()) > limit:
+    values = X.data if sp.issparse(X) else X
+    if X.dtype == np.float64 and values.size and np.abs(values).max() > limit:
         raise ValueError(
             f"{name} contains values too large for float32, the precision the "
             "model computes in; rescale the data."
@@ -114,6 +119,8 @@ class _BaseAutoencoder(
         "warm_start": ["boolean"],
         "device": [StrOptions({"auto", "cpu", "cuda"})],
         "compile": ["boolean", dict],
+        "corruption": [StrOptions(set(CORRUPTIONS)), callable, None],
+        "corruption_level": [Interval(Real, 0, None, closed="left")],
     }
 
     # ------------------------------------------------------------------ hooks
@@ -122,8 +129,16 @@ class _BaseAutoencoder(
         """Return a new, uninitialised torch module for ``n_features`` inputs."""
 
     @abstractmethod
-    def _objective(self) -> Callable:
+    def _objective(self, corrupt: Callable | None) -> Callable:
         """Return the training objective (see :mod:`skae._losses`)."""
+
+    def _schedule(self, objective, steps_per_epoch: float) -> Callable | None:
+        """Per-step schedule of ``objective``'s weights, or None."""
+        return None
+
+    def _warmup_epochs(self) -> int:
+        """Epochs during which the objective changes (not monitored)."""
+        return 0
 
     @abstractmethod
     def _encode(self, xs: torch.Tensor) -> torch.Tensor:
@@ -196,6 +211,11 @@ class _BaseAutoencoder(
                 f"{self._fitted_architecture}, now {architecture}. "
                 "Set warm_start=False to fit a new model."
             )
+        if self.corruption == "masking" and self.corruption_level >= 1:
+            raise ValueError(
+                "corruption='masking' drops each entry with probability "
+                f"corruption_level, which must be below 1; got {self.corruption_level}."
+            )
         device = _resolve_device(self.device)
         rng = check_random_state(self.random_state)
         init_seed, train_seed, post_seed = rng.randint(np.iinfo(np.int32).max, size=3)
@@ -204,7 +224,11 @@ class _BaseAutoencoder(
             mean, scale = self.mean_, self.scale_
         else:
             mean, scale = fit_scaling(X, self._resolved_scaling())
-        Xt = Standardizer(mean, scale).scale_rows(X).to(device)
+        standardizer = Standardizer(mean, scale)
+        if sp.issparse(X):
+            Xt = SparseRows.from_scipy(X, standardizer, device)
+        else:
+            Xt = standardizer.scale_rows(X).to(device)
         generator = torch.Generator(device=device).manual_seed(int(train_seed))
         X_train, X_val = self._split(Xt, generator)
         if warm:
@@ -224,9 +248,20 @@ class _BaseAutoencoder(
             verbose=self.verbose,
             desc=type(self).__name__,
             compile_options=self._compile_options(),
+            warmup_epochs=self._warmup_epochs(),
         )
+        corrupt = make_corruption(
+            self.corruption, self.corruption_level, standardizer.to(device)
+        )
+        objective = self._objective(corrupt)
         history = fit_module(
-            module, self._objective(), X_train, config, generator, X_val
+            module,
+            objective,
+            X_train,
+            config,
+            generator,
+            X_val,
+            self._schedule(objective, X_train.shape[0] / config.batch_size),
         )
         self._warn_about(history)
 
@@ -302,7 +337,7 @@ class _BaseAutoencoder(
             )
         order = torch.randperm(n, generator=generator, device=generator.device)
         order = order.to(Xt.device)
-        return Xt[order[n_val:]], Xt[order[:n_val]]
+        return subset_rows(Xt, order[n_val:]), subset_rows(Xt, order[:n_val])
 
     def _batch_size(self, n_samples: int) -> int:
         if self.batch_size == "auto":
@@ -319,7 +354,13 @@ class _BaseAutoencoder(
 
     # -------------------------------------------------------------- inference
     def _validate(self, X, reset: bool = False) -> np.ndarray:
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=reset)
+        """Validated X: a float ndarray, or a CSR matrix in canonical form."""
+        X = validate_data(
+            self, X, dtype=[np.float64, np.float32], accept_sparse="csr", reset=reset
+        )
+        if sp.issparse(X) and not X.has_canonical_format:
+            X = X.copy()  # the caller's matrix is left as it is
+            X.sum_duplicates()
         return _check_float32_range(X)
 
     def _device(self) -> torch.device:
@@ -500,6 +541,58 @@ class _BaseAutoencoder(
         Z = self._sample_codes(int(n_samples), rng)
         return self._decode_to(Z, np.float64)
 
+    def recommend(self, X, n_items=10, *, exclude_seen=True):
+        """Top ``n_items`` features of each row's reconstruction, best first.
+
+        For a user-item matrix (rows are users, features are items, entries
+        are counts, ratings or 1 for an interaction) these are the items to
+        recommend: each row is encoded, decoded, and its features ranked by
+        the reconstruction (the decoder's mean, in the caller's units).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Rows to recommend for, e.g. users' known interactions.
+
+        n_items : int, default=10
+            Number of features (items) to return per row.
+
+        exclude_seen : bool, default=True
+            Leave out the features that are non-zero in the row (items the
+            user has already interacted with). A row with fewer than
+            ``n_items`` unseen features ends with seen ones.
+
+        Returns
+        -------
+        items : ndarray of shape (n_samples, n_items), dtype int64
+            Feature indices, highest reconstruction first.
+        """
+        check_is_fitted(self)
+        X = self._validate(X)
+        if not isinstance(n_items, Integral) or not 1 <= n_items <= X.shape[1]:
+            raise ValueError(
+                f"n_items must be an integer in [1, n_features={X.shape[1]}], "
+                f"got {n_items!r}."
+            )
+        standardizer = self._standardizer().to(self._device())
+
+        def top(x: torch.Tensor) -> torch.Tensor:
+            xs = standardizer.scale_into(x, torch.empty_like(x, dtype=torch.float32))
+            scores = standardizer.unscale(self._reconstruct(self._encode(xs)))
+            if exclude_seen:
+                scores = scores.masked_fill(x != 0, -math.inf)
+            return torch.topk(scores, int(n_items), dim=1).indices
+
+        return map_tiles(
+            top,
+            X,
+            (int(n_items),),
+            np.int64,
+            self._device(),
+            row_bytes=self._row_bytes(itemsize=8),
+            compute_dtype=torch.float64,
+        )
+
     @property
     def _n_features_out(self):
         return self.n_components_
@@ -507,6 +600,7 @@ class _BaseAutoencoder(
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        tags.input_tags.sparse = True
         return tags
 
     def __getstate__(self):

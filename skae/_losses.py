@@ -10,6 +10,7 @@ signature.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 
@@ -20,30 +21,45 @@ def kl_standard_normal(mu: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
 
 
 class SquaredError:
-    """Sum of squared reconstruction errors over features, per sample."""
+    """Sum of squared reconstruction errors over features, per sample.
+
+    With ``corrupt``, the model reconstructs the clean ``x`` from
+    ``corrupt(x, generator)`` (a denoising autoencoder).
+    """
+
+    def __init__(self, corrupt: Callable | None = None) -> None:
+        self.corrupt = corrupt
 
     def __call__(
         self, model: torch.nn.Module, x: torch.Tensor, generator: torch.Generator
     ) -> torch.Tensor:
-        return (model(x) - x).square().sum(-1)
+        x_in = x if self.corrupt is None else self.corrupt(x, generator)
+        return (model(x_in) - x).square().sum(-1)
 
 
 class NegativeELBO:
     """Negative evidence lower bound: -E_q[log p(x|z)] + beta * KL(q(z|x) || p(z)).
 
     One reparameterised sample of z per data point. ``beta=1`` is the VAE
-    bound; other values give the beta-VAE objective.
+    bound; other values give the beta-VAE objective. ``kl_weight`` (a 0-d
+    tensor, 1 by default) multiplies ``beta``: a schedule fills it in place
+    for KL warm-up. With ``corrupt`` the encoder sees ``corrupt(x, generator)``
+    and the likelihood scores the clean ``x``.
     """
 
-    def __init__(self, beta: float = 1.0) -> None:
+    def __init__(self, beta: float = 1.0, corrupt: Callable | None = None) -> None:
         self.beta = beta
+        self.corrupt = corrupt
+        self.kl_weight = torch.ones((), dtype=torch.float32)
 
     def __call__(
         self, model: torch.nn.Module, x: torch.Tensor, generator: torch.Generator
     ) -> torch.Tensor:
-        out, mu, log_var = model(x, generator)
+        x_in = x if self.corrupt is None else self.corrupt(x, generator)
+        out, mu, log_var = model(x_in, generator)
         nll = -model.likelihood.log_prob(x, out)
-        return nll + self.beta * kl_standard_normal(mu, log_var)
+        kl_weight = self.kl_weight.to(x.device) * self.beta
+        return nll + kl_weight * kl_standard_normal(mu, log_var)
 
 
 def elbo_common_noise(

@@ -111,9 +111,37 @@ class BernoulliLikelihood(nn.Module):
         return torch.sigmoid(out)
 
 
+class MultinomialLikelihood(nn.Module):
+    """Multinomial p(x|z) over the features (Mult-VAE, Liang et al., 2018).
+
+    The decoder output is the logits of a distribution over the features;
+    ``x`` holds non-negative counts (or weights) per feature. The
+    log-likelihood is ``sum_j x_j log softmax(out)_j``, without the
+    multinomial coefficient, which does not depend on the model. The encoder
+    of a multinomial VAE sees each row scaled to unit L2 norm
+    (:class:`UnitNorm`).
+    """
+
+    def log_prob(self, x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        """Per-sample log-probability of counts ``x`` given logits ``out``."""
+        return (x * torch.log_softmax(out, dim=-1)).sum(-1)
+
+    def mean(self, out: torch.Tensor) -> torch.Tensor:
+        """The feature probabilities (softmax of the logits)."""
+        return torch.softmax(out, dim=-1)
+
+
+class UnitNorm(nn.Module):
+    """Scale each row to unit L2 norm (all-zero rows stay zero)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.normalize(x, dim=-1)
+
+
 LIKELIHOODS: dict[str, type[nn.Module]] = {
     "gaussian": GaussianLikelihood,
     "bernoulli": BernoulliLikelihood,
+    "multinomial": MultinomialLikelihood,
 }
 
 
@@ -216,6 +244,8 @@ def build_vae(
     trunk = mlp([n_features, *hidden], activation) if hidden else nn.Sequential()
     if hidden:
         trunk.append(activation_layer(activation))
+    if likelihood == "multinomial":
+        trunk.insert(0, UnitNorm())
     decoder = mlp([n_components, *hidden[::-1], n_features], activation)
     n_hidden = hidden[-1] if hidden else n_features
     lik = LIKELIHOODS[likelihood]

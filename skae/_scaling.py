@@ -10,7 +10,10 @@ that reaches a model, in training and in inference alike.
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
+import scipy.sparse as sp
 import torch
 
 BLOCK_ROWS = 4096
@@ -21,8 +24,11 @@ def torch_rows(X: np.ndarray, start: int, stop: int) -> torch.Tensor:
 
     Torch cannot view arrays with negative strides and warns on read-only
     ones (e.g. ``joblib.load(..., mmap_mode="r")``): those rows are copied.
+    Rows of a sparse matrix are densified (one tile or block at a time).
     """
     rows = X[start:stop]
+    if sp.issparse(rows):
+        return torch.from_numpy(rows.toarray())
     if rows.flags.writeable and all(stride >= 0 for stride in rows.strides):
         return torch.from_numpy(rows)
     return torch.from_numpy(np.array(rows))
@@ -39,11 +45,14 @@ def fit_scaling(X: np.ndarray, kind: str | None) -> tuple[np.ndarray, np.ndarray
     n_samples, n_features = X.shape
     if kind is None:
         return np.zeros(n_features), np.ones(n_features)
-    mean = X.mean(axis=0, dtype=np.float64)
-    squares = np.zeros(n_features)
-    for start in range(0, n_samples, BLOCK_ROWS):
-        diff = X[start : start + BLOCK_ROWS] - mean
-        squares += np.einsum("ij,ij->j", diff, diff)
+    if sp.issparse(X):
+        mean, squares = _sparse_moments(X)
+    else:
+        mean = X.mean(axis=0, dtype=np.float64)
+        squares = np.zeros(n_features)
+        for start in range(0, n_samples, BLOCK_ROWS):
+            diff = X[start : start + BLOCK_ROWS] - mean
+            squares += np.einsum("ij,ij->j", diff, diff)
     var = squares / n_samples
     eps = np.finfo(X.dtype).eps if X.dtype.kind == "f" else np.finfo(np.float64).eps
     if kind == "global":
@@ -54,6 +63,21 @@ def fit_scaling(X: np.ndarray, kind: str | None) -> tuple[np.ndarray, np.ndarray
         tiny = 10 * eps * np.abs(mean)
     scale[(scale <= tiny) | (scale == 0.0)] = 1.0
     return mean, scale
+
+
+def _sparse_moments(X: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+    """Column means and sums of squared deviations of a CSR matrix, in float64.
+
+    Two-pass exact: the stored entries contribute ``(x - mean)**2`` each and
+    the implicit zeros ``mean**2`` each, without densifying anything.
+    """
+    n_samples, n_features = X.shape
+    data = X.data.astype(np.float64)
+    counts = np.bincount(X.indices, minlength=n_features)
+    mean = np.bincount(X.indices, weights=data, minlength=n_features) / n_samples
+    deviations = (data - mean[X.indices]) ** 2
+    squares = np.bincount(X.indices, weights=deviations, minlength=n_features)
+    return mean, squares + (n_samples - counts) * mean**2
 
 
 class Standardizer:
@@ -77,8 +101,15 @@ class Standardizer:
         self.mean_lo = (self.mean - self.mean_hi.double()).float()
         self.inv32 = self.inv.float()
 
+    def to(self, device: torch.device) -> Standardizer:
+        """A copy whose constants live on ``device``."""
+        moved = copy.copy(self)
+        for name, value in vars(self).items():
+            setattr(moved, name, value.to(device))
+        return moved
+
     def scale_into(self, src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
-        """Write the scaled rows of ``src`` (CPU) into ``dst`` (CPU, float32/64)."""
+        """Write the scaled rows of ``src`` into ``dst`` (float32/64, same device)."""
         if dst.dtype == torch.float64:
             return dst.copy_(src).sub_(self.mean).mul_(self.inv)
         if src.dtype == torch.float64:
@@ -95,5 +126,5 @@ class Standardizer:
         return out
 
     def unscale(self, xs: torch.Tensor) -> torch.Tensor:
-        """``xs * scale + mean`` in float64, for rows ``xs`` on the CPU."""
-        return xs.double().mul_(self.scale).add_(self.mean)
+        """``xs * scale + mean`` in float64 (``xs`` on the constants' device)."""
+        return torch.addcmul(self.mean, xs.double(), self.scale)

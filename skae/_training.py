@@ -34,6 +34,7 @@ class TrainingConfig:
     verbose: int = 0
     desc: str = "fit"
     compile_options: dict | None = None
+    warmup_epochs: int = 0
 
 
 @dataclass
@@ -123,8 +124,14 @@ def run_epoch(
     X: torch.Tensor,
     config: TrainingConfig,
     generator: torch.Generator,
+    on_step: Callable[[], None] | None = None,
 ) -> float:
-    """One pass over ``X``; returns the mean loss per sample (one host sync)."""
+    """One pass over ``X``; returns the mean loss per sample (one host sync).
+
+    ``X`` is a float32 tensor, or anything indexed like one that returns
+    batches (:class:`skae._sparse.SparseRows`). ``on_step`` runs before
+    every step (schedules).
+    """
     module.train()
     n = X.shape[0]
     total = torch.zeros((), dtype=torch.float64, device=X.device)
@@ -134,6 +141,8 @@ def run_epoch(
     else:
         batches = X.split(config.batch_size)
     for xb in batches:
+        if on_step is not None:
+            on_step()
         total += train_step(module, objective, optimizer, xb, generator)
     return total.item() / n
 
@@ -177,8 +186,13 @@ def fit_module(
     config: TrainingConfig,
     generator: torch.Generator,
     X_val: torch.Tensor | None = None,
+    on_step: Callable[[int], None] | None = None,
 ) -> History:
     """Train ``module`` in place; stop early as scikit-learn's MLP does.
+
+    ``on_step(step)`` runs before every gradient step with the step's index
+    (a schedule, e.g. KL warm-up). Epochs up to ``config.warmup_epochs`` are
+    not monitored: the objective still changes during them.
 
     Without ``X_val`` training stops when the training loss has not improved
     by ``tol`` for ``n_iter_no_change`` epochs. With ``X_val`` the validation
@@ -207,9 +221,13 @@ def fit_module(
         disable=not config.verbose,
         leave=config.verbose > 1,
     )
+    steps = iter(range(2**62))
+    step_hook = None if on_step is None else lambda: on_step(next(steps))
     for epoch in epochs:
         try:
-            loss = run_epoch(module, train_objective, optimizer, X, config, generator)
+            loss = run_epoch(
+                module, train_objective, optimizer, X, config, generator, step_hook
+            )
             flush_subnormal_state(optimizer)
             monitored = loss
             if X_val is not None:
@@ -231,6 +249,9 @@ def fit_module(
         if X_val is not None:
             history.validation_loss_curve.append(monitored)
         epochs.set_postfix(loss=f"{loss:.4g}", refresh=False)
+        if epoch < config.warmup_epochs:
+            kept.update(module)
+            continue
         if monitored > history.best_loss - config.tol:
             no_improvement += 1
         else:

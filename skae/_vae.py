@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from numbers import Real
+from numbers import Integral, Real
 from typing import ClassVar
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -19,6 +20,20 @@ from ._losses import (
     importance_weighted_log_likelihood,
 )
 from ._modules import LIKELIHOODS, build_vae
+
+# Likelihoods that model the data as they are: their range, and what to do.
+_DATA_RANGES = {
+    "bernoulli": (
+        0.0,
+        1.0,
+        "divide pixel data by its maximum (e.g. X / 255) or use likelihood='gaussian'.",
+    ),
+    "multinomial": (
+        0.0,
+        np.inf,
+        "the multinomial likelihood models non-negative counts or weights.",
+    ),
+}
 
 
 class VAETransformer(_BaseAutoencoder):
@@ -45,13 +60,21 @@ class VAETransformer(_BaseAutoencoder):
         Widths of the encoder's hidden layers; the decoder mirrors them. An
         empty tuple gives a linear autoencoder.
 
-    likelihood : {"gaussian", "bernoulli"}, default="gaussian"
+    likelihood : {"gaussian", "bernoulli", "multinomial"}, default="gaussian"
         Distribution of the data given the code. "gaussian" has a learned
         per-feature scale; "bernoulli" needs data in [0, 1] (e.g. pixel
-        intensities) and turns the internal scaling off.
+        intensities); "multinomial" models non-negative counts over the
+        features, e.g. a user's items (Mult-VAE: its encoder sees each row
+        at unit L2 norm and ``inverse_transform`` returns the feature
+        probabilities). Both turn the internal scaling off.
 
     beta : float, default=1.0
         Weight of the KL term (beta-VAE); 1 gives the evidence lower bound.
+
+    kl_warmup : int, default=0
+        Epochs over which the KL weight rises linearly (step by step) from 0
+        to ``beta`` (KL annealing: Bowman et al., 2016; Mult-VAE). These
+        epochs are not monitored for stopping.
 
     activation : {"relu", "tanh", "logistic", "identity", "elu", "gelu", \
             "silu"}, default="relu"
@@ -59,11 +82,26 @@ class VAETransformer(_BaseAutoencoder):
 
     scaling : {"auto", "global", "standard"} or None, default="auto"
         Internal scaling of the input. "auto" means "global" for the
-        Gaussian likelihood and None for the Bernoulli one. "global"
+        Gaussian likelihood and None for the others. "global"
         centres each feature and divides by the root mean feature variance;
         "standard" divides each feature by its own standard deviation; None
         feeds the data as it is. Outputs of ``inverse_transform``, ``sample``
         and ``score_samples`` are always in the caller's units.
+
+    corruption : {"masking", "gaussian"}, callable or None, default=None
+        Train to reconstruct each clean batch from a corrupted copy
+        (denoising). "masking" sets each entry to zero with probability
+        ``corruption_level`` (Mult-VAE's input dropout for user-item data);
+        "gaussian" adds noise of standard deviation ``corruption_level`` in
+        the data's units; a callable ``fn(X_batch, generator)`` returns a
+        corrupted copy of a float32 torch batch in the data's units (draw
+        from ``generator`` to stay reproducible; e.g. downsample and upsample
+        for super-resolution). ``transform`` and the other methods always
+        see clean input.
+
+    corruption_level : float, default=0.5
+        Drop probability for "masking" (below 1), noise standard deviation
+        for "gaussian"; unused otherwise.
 
     max_iter : int, default=200
         Maximum number of epochs.
@@ -186,6 +224,7 @@ class VAETransformer(_BaseAutoencoder):
         **_BaseAutoencoder._parameter_constraints,
         "likelihood": [StrOptions(set(LIKELIHOODS))],
         "beta": [Interval(Real, 0, None, closed="left")],
+        "kl_warmup": [Interval(Integral, 0, None, closed="left")],
     }
     _n_score_draws = 16
 
@@ -197,7 +236,10 @@ class VAETransformer(_BaseAutoencoder):
         activation="relu",
         likelihood="gaussian",
         beta=1.0,
+        kl_warmup=0,
         scaling="auto",
+        corruption=None,
+        corruption_level=0.5,
         max_iter=200,
         batch_size="auto",
         learning_rate_init=1e-3,
@@ -218,7 +260,10 @@ class VAETransformer(_BaseAutoencoder):
         self.activation = activation
         self.likelihood = likelihood
         self.beta = beta
+        self.kl_warmup = kl_warmup
         self.scaling = scaling
+        self.corruption = corruption
+        self.corruption_level = corruption_level
         self.max_iter = max_iter
         self.batch_size = batch_size
         self.learning_rate_init = learning_rate_init
@@ -246,27 +291,42 @@ class VAETransformer(_BaseAutoencoder):
     def _architecture(self) -> tuple:
         return (*super()._architecture(), self.likelihood)
 
-    def _objective(self) -> NegativeELBO:
-        return NegativeELBO(beta=self.beta)
+    def _objective(self, corrupt) -> NegativeELBO:
+        return NegativeELBO(beta=self.beta, corrupt=corrupt)
+
+    def _warmup_epochs(self) -> int:
+        return self.kl_warmup
+
+    def _schedule(self, objective: NegativeELBO, steps_per_epoch: float):
+        """KL warm-up: the KL weight rises linearly from 0 over ``kl_warmup`` epochs."""
+        if not self.kl_warmup:
+            return None
+        n_steps = self.kl_warmup * np.ceil(steps_per_epoch)
+
+        def warm_up(step: int) -> None:
+            objective.kl_weight.fill_(min(1.0, step / n_steps))
+
+        return warm_up
 
     def _resolved_scaling(self) -> str | None:
         if self.scaling == "auto":
-            return None if self.likelihood == "bernoulli" else "global"
+            return None if self.likelihood in _DATA_RANGES else "global"
         return self.scaling
 
-    def _check_X(self, X: np.ndarray) -> None:
-        if self.likelihood != "bernoulli":
+    def _check_X(self, X) -> None:
+        if self.likelihood not in _DATA_RANGES:
             return
+        low, high, hint = _DATA_RANGES[self.likelihood]
         if self._resolved_scaling() is not None:
             raise ValueError(
-                f"likelihood='bernoulli' models the data in [0, 1] as they are; "
+                f"likelihood={self.likelihood!r} models the data as they are; "
                 f"scaling={self.scaling!r} is not allowed with it (use 'auto')."
             )
-        if X.size and (X.min() < 0 or X.max() > 1):
+        values = X.data if sp.issparse(X) else X
+        if values.size and (values.min() < low or values.max() > high):
             raise ValueError(
-                "likelihood='bernoulli' needs X in [0, 1], got values in "
-                f"[{X.min():g}, {X.max():g}]; divide pixel data by its maximum "
-                "(e.g. X / 255) or use likelihood='gaussian'."
+                f"likelihood={self.likelihood!r} needs X in [{low:g}, {high:g}], "
+                f"got values in [{values.min():g}, {values.max():g}]; {hint}"
             )
 
     def _encode(self, xs: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,82 @@
+"""Corruptions of the encoder's input, for denoising training.
+
+A corruption maps a batch of scaled rows to a corrupted copy; the objective
+then asks the model to reconstruct the clean batch from it (Vincent et al.,
+2008). Levels are in the caller's units: masking sets entries to the value
+that means zero in the caller's units, Gaussian noise has a standard
+deviation in the caller's units, and a user's callable sees (and returns)
+rows in the caller's units. Each draws from the training loop's generator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from ._scaling import Standardizer
+
+Corrupt = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
+
+
+class Masking:
+    """Set each entry to zero (in the caller's units) with probability ``level``.
+
+    Mult-VAE's input dropout (Liang et al., 2018) and the masking noise of
+    denoising autoencoders.
+    """
+
+    def __init__(self, level: float, standardizer: Standardizer) -> None:
+        self.level = level
+        self.zero = (standardizer.shift).float()
+
+    def __call__(self, xs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        u = torch.rand(xs.shape, generator=generator, dtype=xs.dtype, device=xs.device)
+        return torch.where(u < self.level, self.zero, xs)
+
+
+class GaussianNoise:
+    """Add Gaussian noise of standard deviation ``level`` in the caller's units."""
+
+    def __init__(self, level: float, standardizer: Standardizer) -> None:
+        self.std = (level * standardizer.inv).float()
+
+    def __call__(self, xs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        eps = torch.randn(
+            xs.shape, generator=generator, dtype=xs.dtype, device=xs.device
+        )
+        return torch.addcmul(xs, eps, self.std)
+
+
+class UserCorruption:
+    """A user's ``fn(X_batch, generator) -> corrupted batch`` in the caller's units."""
+
+    def __init__(self, fn: Callable, standardizer: Standardizer) -> None:
+        self.fn = fn
+        self.standardizer = standardizer
+
+    def __call__(self, xs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        x = self.standardizer.unscale(xs).to(xs.dtype)
+        corrupted = self.fn(x, generator)
+        if not (torch.is_tensor(corrupted) and corrupted.shape == xs.shape):
+            raise ValueError(
+                "corruption must return a tensor of the batch's shape "
+                f"{tuple(xs.shape)}, got {type(corrupted).__name__} of shape "
+                f"{tuple(getattr(corrupted, 'shape', ()))}."
+            )
+        out = torch.empty_like(xs)
+        return self.standardizer.scale_into(corrupted.to(xs.dtype), out)
+
+
+CORRUPTIONS: dict[str, type] = {"masking": Masking, "gaussian": GaussianNoise}
+
+
+def make_corruption(
+    kind: str | Callable | None, level: float, standardizer: Standardizer
+) -> Corrupt | None:
+    """The corruption named ``kind`` (or the user's callable), or None."""
+    if kind is None:
+        return None
+    if callable(kind):
+        return UserCorruption(kind, standardizer)
+    return CORRUPTIONS[kind](level, standardizer)
