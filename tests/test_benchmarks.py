@@ -44,3 +44,15 @@ def test_bench_speed_quick(tmp_path):
     assert names[:3] == ["| skae `fit`", "| hand-written loop, AdamW",
                          "| hand-written loop, AdamW(fused=True)"]  # fmt: skip
     assert "skae / fastest hand-written loop" in text and "x** the floor" in text
+
+
+@pytest.mark.skipif(
+    not Path("/proc/self/status").exists(), reason="reads VmHWM from Linux's /proc"
+)
+def test_check_sparse_scale_quick():
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "check_sparse_scale.py")]
+    result = subprocess.run(
+        [*cmd, "--quick"], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "s per epoch" in result.stdout and "transform:" in result.stdout
