@@ -443,7 +443,10 @@ class _BaseAutoencoder(
             the decoder's distribution for the VAE).
         """
         check_is_fitted(self)
-        Z = _check_float32_range(check_array(X, dtype=[np.float64, np.float32]))
+        Z = check_array(
+            X, dtype=[np.float64, np.float32], input_name="X", estimator=self
+        )
+        Z = _check_float32_range(Z)
         if Z.shape[1] != self.n_components_:
             raise ValueError(
                 f"X has {Z.shape[1]} features, but {type(self).__name__}."

@@ -111,6 +111,9 @@ def save(estimator, path):
     ValueError
         If the file would not load, e.g. weights that are NaN or infinite.
 
+    FileNotFoundError
+        If the folder of ``path`` does not exist.
+
     Warns
     -----
     UserWarning
@@ -351,6 +354,11 @@ def _dumps(value: Any, where: str) -> str:
 
 def _write(path: Path, arrays: dict[str, np.ndarray], metadata: dict) -> None:
     """Write through a temporary file beside ``path``: never a partial ``path``."""
+    if not path.parent.is_dir():
+        raise FileNotFoundError(
+            f"cannot save to {str(path)!r}: the folder {str(path.parent)!r} "
+            "does not exist."
+        )
     temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
     try:
         save_file(arrays, temporary, metadata=metadata)

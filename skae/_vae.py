@@ -36,6 +36,18 @@ _DATA_RANGES = {
 }
 
 
+def _value_range(X) -> tuple[float, float]:
+    """Smallest and largest value of X, the implicit zeros of a sparse X included."""
+    if not X.size:
+        return 0.0, 0.0
+    if not sp.issparse(X):
+        return float(X.min()), float(X.max())
+    values = X.data
+    if X.nnz < X.shape[0] * X.shape[1]:
+        values = np.append(values, 0.0)
+    return float(values.min()), float(values.max())
+
+
 class VAETransformer(_BaseAutoencoder):
     """Variational autoencoder (Kingma & Welling, 2014) as a transformer.
 
@@ -322,11 +334,11 @@ class VAETransformer(_BaseAutoencoder):
                 f"likelihood={self.likelihood!r} models the data as they are; "
                 f"scaling={self.scaling!r} is not allowed with it (use 'auto')."
             )
-        values = X.data if sp.issparse(X) else X
-        if values.size and (values.min() < low or values.max() > high):
+        lowest, highest = _value_range(X)
+        if lowest < low or highest > high:
             raise ValueError(
                 f"likelihood={self.likelihood!r} needs X in [{low:g}, {high:g}], "
-                f"got values in [{values.min():g}, {values.max():g}]; {hint}"
+                f"got values in [{lowest:g}, {highest:g}]; {hint}"
             )
 
     def _encode(self, xs: torch.Tensor) -> torch.Tensor:
