@@ -1,4 +1,4 @@
-"""Datasets: MNIST with its canonical 60000/10000 split."""
+"""Datasets: MNIST with its canonical 60000/10000 split, MovieLens-100k."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from sklearn.datasets import fetch_openml, get_data_home, load_digits
 from sklearn.model_selection import train_test_split
 from sklearn.utils import Bunch
 
-__all__ = ["load_image_dataset", "load_mnist"]
+from ._movielens import load_movielens_100k
+
+__all__ = ["load_image_dataset", "load_mnist", "load_movielens_100k"]
 
 _IDX_FILES = {
     "X_train": "train-images*idx3*",
