@@ -238,8 +238,8 @@ class AutoencoderTransformer(_BaseAutoencoder):
     def _objective(self, corrupt) -> SquaredError:
         return SquaredError(corrupt)
 
-    def _encode(self, xs: torch.Tensor) -> torch.Tensor:
-        return self.module_.encode(xs)
+    def _encode(self, module: torch.nn.Module, xs: torch.Tensor) -> torch.Tensor:
+        return module.encode(xs)
 
     def _score(self, module: torch.nn.Module, xs: torch.Tensor) -> torch.Tensor:
         scale = torch.tensor(np.asarray(self.scale_), dtype=xs.dtype, device=xs.device)
@@ -255,7 +255,7 @@ class AutoencoderTransformer(_BaseAutoencoder):
         elif isinstance(Xs, SparseRows):
             Xs = Xs[torch.arange(n, device=Xs.device)]
         with torch.inference_mode():
-            codes = self._encode(Xs).cpu().numpy().astype(np.float64)
+            codes = self._encode(self.module_, Xs).cpu().numpy().astype(np.float64)
         if codes.shape[0] < 2:
             self.latent_density_ = None
             return

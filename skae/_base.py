@@ -26,7 +26,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from ._corruption import CORRUPTIONS, make_corruption
-from ._inference import map_tiles
+from ._inference import batch_invariant, map_tiles
 from ._modules import ACTIVATIONS, init_parameters
 from ._scaling import Standardizer, fit_scaling
 from ._sparse import SparseRows, subset_rows
@@ -141,8 +141,8 @@ class _BaseAutoencoder(
         return 0
 
     @abstractmethod
-    def _encode(self, xs: torch.Tensor) -> torch.Tensor:
-        """Codes of scaled rows ``xs`` (what ``transform`` returns)."""
+    def _encode(self, module: torch.nn.Module, xs: torch.Tensor) -> torch.Tensor:
+        """Codes of scaled rows ``xs`` by ``module`` (what ``transform`` returns)."""
 
     @abstractmethod
     def _score(self, module: torch.nn.Module, xs: torch.Tensor) -> torch.Tensor:
@@ -380,15 +380,17 @@ class _BaseAutoencoder(
         per_draw = 3 * n_features + 2 * (hidden + self.n_components_)
         return itemsize * (2 * n_features + hidden + n_draws * per_draw)
 
-    def _module_as(self, dtype: torch.dtype) -> torch.nn.Module:
-        """The fitted module in ``dtype`` (a copy unless it is float32)."""
-        if dtype == torch.float32:
-            return self.module_
-        return copy.deepcopy(self.module_).to(dtype)
+    def _inference_module(self, dtype: torch.dtype = torch.float32) -> torch.nn.Module:
+        """The fitted module for inference in ``dtype``, batch-invariant.
 
-    def _reconstruct(self, z: torch.Tensor) -> torch.Tensor:
-        """Scaled reconstructions of codes ``z``."""
-        return self.module_.reconstruct(z)
+        Its linear layers multiply with inner dimensions padded to a multiple
+        of 16 (see :func:`skae._inference.batch_invariant`), so that a row's
+        result does not depend on its position in a tile.
+        """
+        module = self.module_
+        if dtype != torch.float32:
+            module = copy.deepcopy(module).to(dtype)
+        return batch_invariant(module)
 
     def _map_scaled(self, fn, X, out_shape, dtype, **kwargs) -> np.ndarray:
         """``map_tiles`` over the scaled rows of X."""
@@ -399,8 +401,9 @@ class _BaseAutoencoder(
 
     def _decode_to(self, Z: np.ndarray, dtype) -> np.ndarray:
         """Decode codes ``Z`` into the caller's units (unscaled in float64)."""
+        module = self._inference_module()
         return map_tiles(
-            self._reconstruct,
+            module.reconstruct,
             Z,
             (self.n_features_in_,),
             dtype,
@@ -424,8 +427,13 @@ class _BaseAutoencoder(
         """
         check_is_fitted(self)
         X = self._validate(X)
+        module = self._inference_module()
+
+        def encode(xs: torch.Tensor) -> torch.Tensor:
+            return self._encode(module, xs)
+
         return self._map_scaled(
-            self._encode, X, (self.n_components_,), X.dtype, row_bytes=self._row_bytes()
+            encode, X, (self.n_components_,), X.dtype, row_bytes=self._row_bytes()
         )
 
     def inverse_transform(self, X):
@@ -484,7 +492,7 @@ class _BaseAutoencoder(
 
     def _scores(self, X: np.ndarray, dtype: torch.dtype) -> np.ndarray:
         """``score_samples`` of validated rows, computed in ``dtype``."""
-        module = self._module_as(dtype)
+        module = self._inference_module(dtype)
 
         def score(xs: torch.Tensor) -> torch.Tensor:
             return self._score(module, xs)
@@ -578,10 +586,11 @@ class _BaseAutoencoder(
                 f"got {n_items!r}."
             )
         standardizer = self._standardizer().to(self._device())
+        module = self._inference_module()
 
         def top(x: torch.Tensor) -> torch.Tensor:
             xs = standardizer.scale_into(x, torch.empty_like(x, dtype=torch.float32))
-            scores = standardizer.unscale(self._reconstruct(self._encode(xs)))
+            scores = standardizer.unscale(module.reconstruct(self._encode(module, xs)))
             if exclude_seen:
                 scores = scores.masked_fill(x != 0, -math.inf)
             return torch.topk(scores, int(n_items), dim=1).indices

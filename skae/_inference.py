@@ -13,10 +13,12 @@ no copy of the whole input is ever made.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 
 import numpy as np
 import torch
+from torch import nn
 
 from ._scaling import torch_rows
 
@@ -25,7 +27,52 @@ CUDA_TILE = 8192
 CPU_TILE_BYTES = 64 * 2**20
 CUDA_TILE_BYTES = 1024 * 2**20
 
+PAD_MULTIPLE = 16
+
 Prepare = Callable[[torch.Tensor, torch.Tensor], object]
+
+
+class PaddedLinear(nn.Module):
+    """A linear layer computed with its inner dimension zero-padded.
+
+    CPU matrix products (MKL) give a row a result that depends on its
+    position in the batch when the inner dimension is not a multiple of 4
+    or so (e.g. 30 inputs); padding it with zeros to a multiple of
+    :data:`PAD_MULTIPLE` leaves the result exact and makes it the same in
+    every position.
+    """
+
+    def __init__(self, linear: nn.Linear, multiple: int = PAD_MULTIPLE) -> None:
+        super().__init__()
+        self.pad = -linear.in_features % multiple
+        self.weight = nn.functional.pad(linear.weight.detach(), (0, self.pad))
+        self.bias = linear.bias
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.linear(
+            nn.functional.pad(x, (0, self.pad)), self.weight, self.bias
+        )
+
+
+def batch_invariant(module: nn.Module, multiple: int = PAD_MULTIPLE) -> nn.Module:
+    """``module`` with its linear layers padded where needed (:class:`PaddedLinear`).
+
+    Modules on the way to a padded layer are shallow copies; everything else,
+    the weights included, is shared with ``module``, which is left as it is.
+    """
+    if isinstance(module, nn.Linear):
+        return (
+            PaddedLinear(module, multiple) if module.in_features % multiple else module
+        )
+    children = {
+        name: batch_invariant(child, multiple)
+        for name, child in module.named_children()
+    }
+    if all(children[name] is child for name, child in module.named_children()):
+        return module
+    clone = copy.copy(module)
+    clone._modules = {**module._modules, **children}
+    return clone
 
 
 def rows_in_budget(device: torch.device, row_bytes: int) -> int:

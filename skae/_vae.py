@@ -341,8 +341,8 @@ class VAETransformer(_BaseAutoencoder):
                 f"got values in [{lowest:g}, {highest:g}]; {hint}"
             )
 
-    def _encode(self, xs: torch.Tensor) -> torch.Tensor:
-        return self.module_.encode(xs)[0]
+    def _encode(self, module: torch.nn.Module, xs: torch.Tensor) -> torch.Tensor:
+        return module.encode(xs)[0]
 
     def _score(self, module: torch.nn.Module, xs: torch.Tensor) -> torch.Tensor:
         generator = torch.Generator().manual_seed(0)
@@ -394,7 +394,7 @@ class VAETransformer(_BaseAutoencoder):
         generator = torch.Generator(device=device)
         generator.manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
         log_det = float(np.log(self.scale_).sum())
-        module = self._module_as(torch.float64)
+        module = self._inference_module(torch.float64)
         # Tiles of whole rows, each with its draws in chunks within the budget.
         draw_bytes = self._row_bytes(1, itemsize=8)
 
@@ -432,8 +432,10 @@ class VAETransformer(_BaseAutoencoder):
         check_is_fitted(self)
         X = self._validate(X)
 
+        module = self._inference_module()
+
         def moments(xs: torch.Tensor) -> torch.Tensor:
-            mu, log_var = self.module_.encode(xs)
+            mu, log_var = module.encode(xs)
             return torch.stack([mu, torch.exp(0.5 * log_var)], dim=1)
 
         out = self._map_scaled(

@@ -324,3 +324,20 @@ def test_pickled_interrupted_fit_round_trips(small, monkeypatch):
     again = pickle.loads(pickle.dumps(est))
     np.testing.assert_array_equal(again.transform(small), est.transform(small))
     assert clone(est).get_params() == est.get_params()
+
+
+@pytest.mark.parametrize("Est", BOTH)
+def test_every_method_is_batch_invariant_at_odd_widths(Est):
+    # Widths 13, 7 and 5 are where MKL's products depend on a row's position.
+    X = np.random.RandomState(0).normal(size=(40, 13)).astype(np.float32)
+    params = {**FAST, "n_components": 5, "hidden_layer_sizes": (7,)}
+    est = Est(**params).fit(X)
+    Z, rec = est.transform(X), est.inverse_transform(X[:, :5])
+    scores = est.score_samples(X)
+    for i in range(0, 40, 3):
+        np.testing.assert_array_equal(est.transform(X[i : i + 1])[0], Z[i])
+        np.testing.assert_array_equal(
+            est.inverse_transform(X[i : i + 1, :5])[0], rec[i]
+        )
+        np.testing.assert_array_equal(est.score_samples(X[i : i + 1])[0], scores[i])
+    assert np.isfinite(Z).all()

@@ -1,0 +1,214 @@
+"""Top-N recommendation on MovieLens-100k: skae's Mult-VAE against baselines.
+
+The protocol of Liang et al., "Variational autoencoders for collaborative
+filtering" (WWW 2018), on MovieLens-100k: ratings >= 4 are the positives,
+users with fewer than 5 are dropped, 100 users are held out for validation
+and 100 for test (strong generalization: the model never sees them in
+training), and each held-out user's items are split 80/20 into a fold-in
+part shown to the model and a held-out part to predict. Recall@20, Recall@50
+and NDCG@100 are averaged over the test users, for each of several seeds of
+the split; each model's setting is chosen on the validation users'
+NDCG@100 (see ``benchmarks/recommend_eval.py`` for the split, the metrics and
+the baselines: item popularity, TruncatedSVD and EASE).
+
+skae's model is ``VAETransformer(likelihood="multinomial")`` with the paper's
+architecture (items-600-200-600-items, tanh), input dropout
+(``corruption="masking"``, 0.5) and KL annealing to beta=0.2
+(``kl_warmup``); the number of epochs is chosen on the validation users.
+
+MovieLens-100k is read from a local copy (``pip install --no-deps
+recbole==1.2.1`` ships one; see ``skae.datasets.load_movielens_100k``).
+Usage::
+
+    python benchmarks/bench_recommend.py            # writes docs/recommend.md
+    python benchmarks/bench_recommend.py --quick --synthetic --output /tmp/r.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.exceptions import ConvergenceWarning
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from recommend_eval import (
+    BASELINES,
+    evaluate,
+    exclude_seen,
+    run_baseline,
+    strong_generalization_split,
+)
+
+from skae import VAETransformer
+
+ROOT = Path(__file__).resolve().parents[1]
+METRICS = ["Recall@20", "Recall@50", "NDCG@100"]
+MULT_VAE = dict(
+    n_components=200,
+    hidden_layer_sizes=(600,),
+    activation="tanh",
+    likelihood="multinomial",
+    corruption="masking",
+    corruption_level=0.5,
+    beta=0.2,
+    kl_warmup=10,
+    batch_size=100,
+    tol=0.0,  # run the chosen number of epochs
+    device="cpu",
+)
+EPOCHS = [15, 30, 60]
+
+
+def synthetic_users(n_users=600, n_items=300, seed=0) -> sp.csr_array:
+    """Users who each like items of one of five tastes, plus some noise."""
+    rng = np.random.default_rng(seed)
+    taste = rng.integers(5, size=n_users)
+    block = n_items // 5
+    rows, cols = [], []
+    for user, t in enumerate(taste):
+        liked = rng.choice(block, size=12, replace=False) + t * block
+        noise = rng.choice(n_items, size=3, replace=False)
+        items = np.union1d(liked, noise)
+        rows += [user] * items.size
+        cols += list(items)
+    values = np.ones(len(rows))
+    return sp.csr_array((values, (rows, cols)), shape=(n_users, n_items))
+
+
+def mult_vae_scores(model: VAETransformer, X_foldin) -> np.ndarray:
+    """The model's item probabilities for the fold-in rows, fold-in items at -inf."""
+    scores = model.inverse_transform(model.transform(X_foldin))
+    exclude_seen(scores, X_foldin)
+    return scores
+
+
+def run_mult_vae(split, epochs: list[int], seed: int) -> dict:
+    """Choose the epochs on the validation users, refit, score the test users."""
+    best, chosen, fit_seconds = -np.inf, None, {}
+    for n in epochs:
+        start = time.perf_counter()
+        model = VAETransformer(
+            **MULT_VAE, max_iter=n, n_iter_no_change=n, random_state=seed
+        ).fit(split.X_train)
+        fit_seconds[n] = time.perf_counter() - start
+        ndcg = evaluate(mult_vae_scores(model, split.X_val_foldin), split.X_val_heldout)
+        if ndcg["NDCG@100"] > best:
+            best, chosen, chosen_model = ndcg["NDCG@100"], n, model
+    scores = mult_vae_scores(chosen_model, split.X_test_foldin)
+    result = evaluate(scores, split.X_test_heldout)
+    return {**result, "param": chosen, "fit_s": fit_seconds[chosen]}
+
+
+def _mean_std(values: list[float]) -> str:
+    if len(values) < 2:
+        return f"{values[0]:.4f}"
+    return f"{np.mean(values):.4f} ± {np.std(values, ddof=1):.4f}"
+
+
+def table(results: dict[str, list[dict]]) -> str:
+    lines = [
+        "| model | " + " | ".join(METRICS) + " | chosen on validation |",
+        "|---|" + "---:|" * len(METRICS) + "---|",
+    ]
+    for name, runs in results.items():
+        cells = [_mean_std([r[m] for r in runs]) for m in METRICS]
+        param = {"SVD": "n_components", "EASE": "l2", "skae Mult-VAE": "epochs"}
+        chosen = (
+            "-"
+            if name not in param
+            else f"{param[name]} = " + ", ".join(f"{r['param']:g}" for r in runs)
+        )
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {chosen} |")
+    return "\n".join(lines)
+
+
+def per_seed(results: dict[str, list[dict]], seeds: list[int]) -> str:
+    lines = [
+        "| seed | " + " | ".join(results) + " |",
+        "|---:|" + "---:|" * len(results),
+    ]
+    for i, seed in enumerate(seeds):
+        cells = [f"{runs[i]['NDCG@100']:.4f}" for runs in results.values()]
+        lines.append(f"| {seed} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-home", default=None)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--n-heldout-users", type=int, default=100)
+    parser.add_argument("--output", type=Path, default=ROOT / "docs" / "recommend.md")
+    parser.add_argument("--quick", action="store_true", help="one seed, few epochs")
+    parser.add_argument(
+        "--synthetic", action="store_true", help="planted tastes instead of ML-100k"
+    )
+    args = parser.parse_args(argv)
+    epochs = [3, 6] if args.quick else EPOCHS
+    seeds = args.seeds[:1] if args.quick else args.seeds
+    if args.synthetic:
+        X, source = synthetic_users(), "synthetic users with five tastes"
+    else:
+        from skae.datasets import load_movielens_100k
+
+        ml = load_movielens_100k(args.data_home, min_rating=4)
+        X, source = ml.data, f"MovieLens-100k ({ml.source}), ratings >= 4"
+    print(f"{source}: {X.shape[0]} users x {X.shape[1]} items, {X.nnz} positives")
+
+    begin = time.perf_counter()
+    results = {name: [] for name in [*BASELINES, "skae Mult-VAE"]}
+    for seed in seeds:
+        split = strong_generalization_split(X, args.n_heldout_users, random_state=seed)
+        for name in BASELINES:
+            results[name].append(run_baseline(name, split))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            results["skae Mult-VAE"].append(run_mult_vae(split, epochs, seed))
+        ndcgs = ", ".join(f"{k} {v[-1]['NDCG@100']:.4f}" for k, v in results.items())
+        print(f"seed {seed}: NDCG@100 {ndcgs}", flush=True)
+    seconds = time.perf_counter() - begin
+    fit_s = np.mean([r["fit_s"] for r in results["skae Mult-VAE"]])
+
+    text = f"""# Recommendation: Mult-VAE on MovieLens-100k
+
+Generated by `python benchmarks/bench_recommend.py` ({seconds / 60:.1f} min on
+this machine's CPU). Data: {source}; {X.shape[0]} users x {X.shape[1]} items.
+Per seed of the split: {args.n_heldout_users} validation and
+{args.n_heldout_users} test users held out (strong generalization), each
+held-out user's items split 80/20 into fold-in and held-out; the protocol of
+Liang et al. (WWW 2018), implemented in `benchmarks/recommend_eval.py`. Mean ±
+standard deviation over seeds {seeds}; every model's setting is chosen on the
+validation users' NDCG@100, then scored on the test users.
+
+{table(results)}
+
+skae's model: `VAETransformer(**{MULT_VAE!r})` with `max_iter` chosen among
+{epochs} epochs (mean fit time of the chosen setting: {fit_s:.1f} s).
+It is fitted on the training users' rows as a sparse matrix and scores the
+fold-in rows with `inverse_transform(transform(X))`; `recommend(X, n_items)`
+returns the same ranking as item indices.
+
+NDCG@100 per seed (the same split for every model):
+
+{per_seed(results, seeds)}
+
+For reference, on MovieLens-20M (10,000 test users) the paper's notebook
+reaches NDCG@100 0.426 and Recall@20 0.395 with Mult-VAE, against 0.420 and
+0.388 with Mult-DAE. MovieLens-100k is 200 times smaller and far noisier with
+100 test users per seed, so compare models on the same seeds, not with those
+figures.
+"""
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(text)
+    print(table(results))
+    print(f"wrote {args.output} in {seconds:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
