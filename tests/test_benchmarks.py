@@ -56,3 +56,15 @@ def test_check_sparse_scale_quick():
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "s per epoch" in result.stdout and "transform:" in result.stdout
+
+
+def test_bench_recommend_quick_on_synthetic_users(tmp_path):
+    page = tmp_path / "recommend.md"
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "bench_recommend.py")]
+    args = ["--quick", "--synthetic", "--output", str(page)]
+    result = subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    text = page.read_text()
+    for name in ("Popularity", "SVD", "EASE", "skae Mult-VAE"):
+        assert f"| {name} | 0." in text
+    assert "against EASE: above on" in text
