@@ -239,7 +239,9 @@ def test_real_file(monkeypatch):
     try:
         bunch = load_movielens_100k()
     except OSError:
-        pytest.skip("no local copy of MovieLens-100k (pip install recbole==1.2.1)")
+        pytest.skip(
+            "no local copy of MovieLens-100k (pip install --no-deps recbole==1.2.1)"
+        )
     assert bunch.data.shape == (943, 1682)
     assert bunch.data.nnz == 100000 and len(bunch.ratings.user) == 100000
     np.testing.assert_array_equal(bunch.user_ids, np.arange(1, 944))
