@@ -49,7 +49,12 @@ def _check_float32_range(X: np.ndarray, name: str = "X") -> np.ndarray:
     """Reject finite values that float32, the precision of the model, cannot hold."""
     limit = np.finfo(np.float32).max
     values = X.data if sp.issparse(X) else X
-    if X.dtype == np.float64 and values.size and np.abs(values).max() > limit:
+    # min and max, not abs: no temporary copy of X.
+    if (
+        X.dtype == np.float64
+        and values.size
+        and max(-values.min(), values.max()) > limit
+    ):
         raise ValueError(
             f"{name} contains values too large for float32, the precision the "
             "model computes in; rescale the data."
