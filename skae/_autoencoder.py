@@ -13,7 +13,6 @@ from threadpoolctl import threadpool_limits
 from ._base import _BaseAutoencoder
 from ._losses import SquaredError
 from ._modules import build_autoencoder
-from ._sparse import SparseRows
 
 
 class AutoencoderTransformer(_BaseAutoencoder):
@@ -251,9 +250,10 @@ class AutoencoderTransformer(_BaseAutoencoder):
         n = Xs.shape[0]
         if n > self._max_density_samples:
             rows = rng.choice(n, self._max_density_samples, replace=False)
-            Xs = Xs[torch.from_numpy(rows).to(Xs.device)]
-        elif isinstance(Xs, SparseRows):
-            Xs = Xs[torch.arange(n, device=Xs.device)]
+        else:
+            rows = np.arange(n)
+        # Indexing gives dense rows whether Xs is a tensor or SparseRows.
+        Xs = Xs[torch.from_numpy(rows).to(Xs.device)]
         with torch.inference_mode():
             codes = self._encode(self.module_, Xs).cpu().numpy().astype(np.float64)
         if codes.shape[0] < 2:

@@ -137,7 +137,7 @@ class _BaseAutoencoder(
     def _objective(self, corrupt: Callable | None) -> Callable:
         """Return the training objective (see :mod:`skae._losses`)."""
 
-    def _schedule(self, objective, steps_per_epoch: float) -> Callable | None:
+    def _schedule(self, objective, steps_per_epoch: int) -> Callable | None:
         """Per-step schedule of ``objective``'s weights, or None."""
         return None
 
@@ -266,7 +266,7 @@ class _BaseAutoencoder(
             config,
             generator,
             X_val,
-            self._schedule(objective, X_train.shape[0] / config.batch_size),
+            self._schedule(objective, math.ceil(X_train.shape[0] / config.batch_size)),
         )
         self._warn_about(history)
 

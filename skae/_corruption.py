@@ -28,7 +28,7 @@ class Masking:
 
     def __init__(self, level: float, standardizer: Standardizer) -> None:
         self.level = level
-        self.zero = (standardizer.shift).float()
+        self.zero = standardizer.shift.float()
 
     def __call__(self, xs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         u = torch.rand(xs.shape, generator=generator, dtype=xs.dtype, device=xs.device)

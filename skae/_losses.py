@@ -58,8 +58,9 @@ class NegativeELBO:
         x_in = x if self.corrupt is None else self.corrupt(x, generator)
         out, mu, log_var = model(x_in, generator)
         nll = -model.likelihood.log_prob(x, out)
-        kl_weight = self.kl_weight.to(x.device) * self.beta
-        return nll + kl_weight * kl_standard_normal(mu, log_var)
+        # kl_weight stays a 0-d CPU tensor: torch reads it as a scalar on any
+        # device, with no copy to the device per step.
+        return nll + (self.beta * self.kl_weight) * kl_standard_normal(mu, log_var)
 
 
 def elbo_common_noise(

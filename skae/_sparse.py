@@ -50,12 +50,10 @@ class SparseRows:
         cls, X: sp.csr_matrix | sp.csr_array, standardizer: Standardizer, device
     ) -> SparseRows:
         """Copy a scipy CSR matrix (sorted or not) to ``device``."""
-        device = torch.device(device)
-        as_tensor = lambda a: torch.from_numpy(np.asarray(a)).to(device)  # noqa: E731
         return cls(
-            as_tensor(X.indptr.astype(np.int64)),
-            as_tensor(X.indices.astype(np.int64)),
-            as_tensor(X.data),
+            torch.from_numpy(X.indptr.astype(np.int64)).to(device),
+            torch.from_numpy(X.indices.astype(np.int64)).to(device),
+            torch.from_numpy(X.data).to(device),
             X.shape[1],
             standardizer.to(device),
         )

@@ -10,6 +10,7 @@ the device and brought to the host once per epoch.
 from __future__ import annotations
 
 import copy
+import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -221,7 +222,7 @@ def fit_module(
         disable=not config.verbose,
         leave=config.verbose > 1,
     )
-    steps = iter(range(2**62))
+    steps = itertools.count()
     step_hook = None if on_step is None else lambda: on_step(next(steps))
     for epoch in epochs:
         try:
@@ -249,19 +250,18 @@ def fit_module(
         if X_val is not None:
             history.validation_loss_curve.append(monitored)
         epochs.set_postfix(loss=f"{loss:.4g}", refresh=False)
-        if epoch < config.warmup_epochs:
+        warming_up = epoch < config.warmup_epochs
+        improved = not warming_up and monitored < history.best_loss
+        if X_val is None or warming_up or improved:
             kept.update(module)
+        if warming_up:
             continue
         if monitored > history.best_loss - config.tol:
             no_improvement += 1
         else:
             no_improvement = 0
-        if monitored < history.best_loss:
+        if improved:
             history.best_loss = monitored
-            if X_val is not None:
-                kept.update(module)
-        if X_val is None:
-            kept.update(module)
         if no_improvement > config.n_iter_no_change:
             history.converged = True
             break

@@ -38,14 +38,12 @@ _DATA_RANGES = {
 
 def _value_range(X) -> tuple[float, float]:
     """Smallest and largest value of X, the implicit zeros of a sparse X included."""
-    if not X.size:
-        return 0.0, 0.0
-    if not sp.issparse(X):
-        return float(X.min()), float(X.max())
-    values = X.data
-    if X.nnz < X.shape[0] * X.shape[1]:
-        values = np.append(values, 0.0)
-    return float(values.min()), float(values.max())
+    values = X.data if sp.issparse(X) else X
+    lowest = float(values.min()) if values.size else 0.0
+    highest = float(values.max()) if values.size else 0.0
+    if sp.issparse(X) and X.nnz < X.shape[0] * X.shape[1]:
+        lowest, highest = min(lowest, 0.0), max(highest, 0.0)
+    return lowest, highest
 
 
 class VAETransformer(_BaseAutoencoder):
@@ -309,11 +307,11 @@ class VAETransformer(_BaseAutoencoder):
     def _warmup_epochs(self) -> int:
         return self.kl_warmup
 
-    def _schedule(self, objective: NegativeELBO, steps_per_epoch: float):
+    def _schedule(self, objective: NegativeELBO, steps_per_epoch: int):
         """KL warm-up: the KL weight rises linearly from 0 over ``kl_warmup`` epochs."""
         if not self.kl_warmup:
             return None
-        n_steps = self.kl_warmup * np.ceil(steps_per_epoch)
+        n_steps = self.kl_warmup * steps_per_epoch
 
         def warm_up(step: int) -> None:
             objective.kl_weight.fill_(min(1.0, step / n_steps))

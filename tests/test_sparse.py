@@ -91,3 +91,9 @@ def test_wide_sparse_inference_uses_small_tiles():
     assert tile_size(torch.device("cpu"), est._row_bytes(est._n_score_draws)) < 64
     assert np.isfinite(est.score_samples(S)).all()
     assert est.transform(S).shape == (50, 2)
+
+
+def test_all_zero_sparse_matrix_is_in_range_for_bernoulli():
+    # No stored entries at all: the range is the implicit zeros'.
+    est = VAETransformer(likelihood="bernoulli", **FAST).fit(sp.csr_matrix((20, 4)))
+    assert est.transform(sp.csr_matrix((3, 4))).shape == (3, 2)
