@@ -71,8 +71,18 @@ class AutoencoderTransformer(_BaseAutoencoder):
     batch_size : int or "auto", default="auto"
         Mini-batch size; "auto" is ``min(200, n_samples)``.
 
+    learning_rate : {"adaptive", "cosine", "constant"}, default="adaptive"
+        Learning-rate schedule. "adaptive" keeps ``learning_rate_init`` while
+        the monitored loss improves and divides it by 10 at each plateau
+        (``n_iter_no_change`` epochs without a relative improvement of
+        ``tol``); the third plateau ends training, so fits stop on their own
+        once converged. "cosine" warms up linearly over the first 5% of the
+        steps, then decays to zero at ``max_iter`` epochs: the best use of a
+        fixed budget of epochs (set ``max_iter`` to it). "constant" keeps
+        the rate and stops at the first plateau.
+
     learning_rate_init : float, default=1e-3
-        Adam learning rate.
+        Initial (for "cosine": peak) Adam learning rate.
 
     alpha : float, default=1e-4
         Decoupled weight decay (AdamW).
@@ -86,10 +96,13 @@ class AutoencoderTransformer(_BaseAutoencoder):
         Fraction of the data held out when ``early_stopping=True``.
 
     n_iter_no_change : int, default=10
-        Epochs without an improvement of at least ``tol`` before stopping.
+        Epochs without an improvement of at least ``tol`` that make a
+        plateau (see ``learning_rate``).
 
-    tol : float, default=1e-4
-        Minimum improvement of the monitored mean loss per sample.
+    tol : float, default=1e-3
+        Minimum relative improvement of the monitored mean loss per sample:
+        an epoch improves when it lowers the best loss so far by more than
+        ``tol`` times its magnitude, whatever the data's units.
 
     shuffle : bool, default=True
         Shuffle the samples every epoch.
@@ -195,12 +208,13 @@ class AutoencoderTransformer(_BaseAutoencoder):
         corruption_level=0.5,
         max_iter=200,
         batch_size="auto",
+        learning_rate="adaptive",
         learning_rate_init=1e-3,
         alpha=1e-4,
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,
-        tol=1e-4,
+        tol=1e-3,
         shuffle=True,
         random_state=None,
         verbose=0,
@@ -216,6 +230,7 @@ class AutoencoderTransformer(_BaseAutoencoder):
         self.corruption_level = corruption_level
         self.max_iter = max_iter
         self.batch_size = batch_size
+        self.learning_rate = learning_rate
         self.learning_rate_init = learning_rate_init
         self.alpha = alpha
         self.early_stopping = early_stopping

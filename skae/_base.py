@@ -29,6 +29,7 @@ from ._corruption import CORRUPTIONS, make_corruption
 from ._inference import batch_invariant, map_tiles
 from ._modules import ACTIVATIONS, init_parameters
 from ._scaling import Standardizer, fit_scaling
+from ._schedules import SCHEDULES
 from ._sparse import SparseRows, subset_rows
 from ._training import TrainingConfig, fit_module
 
@@ -112,6 +113,7 @@ class _BaseAutoencoder(
             StrOptions({"auto"}),
             Interval(Integral, 1, None, closed="left"),
         ],
+        "learning_rate": [StrOptions(set(SCHEDULES))],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "early_stopping": ["boolean"],
@@ -254,6 +256,7 @@ class _BaseAutoencoder(
             desc=type(self).__name__,
             compile_options=self._compile_options(),
             warmup_epochs=self._warmup_epochs(),
+            schedule=self.learning_rate,
         )
         corrupt = make_corruption(
             self.corruption, self.corruption_level, standardizer.to(device)

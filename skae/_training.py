@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 import torch
 from tqdm.auto import tqdm
 
+from ._schedules import make_schedule
+
 Objective = Callable[[torch.nn.Module, torch.Tensor, torch.Generator], torch.Tensor]
 
 
@@ -36,6 +38,7 @@ class TrainingConfig:
     desc: str = "fit"
     compile_options: dict | None = None
     warmup_epochs: int = 0
+    schedule: str = "constant"
 
 
 @dataclass
@@ -210,6 +213,10 @@ def fit_module(
         If the loss becomes NaN or infinite (the run diverged).
     """
     optimizer = make_optimizer(module, config)
+    steps_per_epoch = math.ceil(X.shape[0] / config.batch_size)
+    schedule = make_schedule(
+        config.schedule, optimizer, config.max_iter * steps_per_epoch
+    )
     train_objective = compile_objective(objective, config.compile_options)
     history = History(validation_loss_curve=[] if X_val is not None else None)
     # The weights to fall back on: the best epoch's with X_val, else the last's.
@@ -223,7 +230,13 @@ def fit_module(
         leave=config.verbose > 1,
     )
     steps = itertools.count()
-    step_hook = None if on_step is None else lambda: on_step(next(steps))
+
+    def step_hook() -> None:
+        step = next(steps)
+        schedule.on_step(step)
+        if on_step is not None:
+            on_step(step)
+
     for epoch in epochs:
         try:
             loss = run_epoch(
@@ -256,15 +269,18 @@ def fit_module(
             kept.update(module)
         if warming_up:
             continue
-        if monitored > history.best_loss - config.tol:
+        margin = config.tol * abs(history.best_loss)
+        if math.isfinite(margin) and monitored > history.best_loss - margin:
             no_improvement += 1
         else:
             no_improvement = 0
         if improved:
             history.best_loss = monitored
         if no_improvement > config.n_iter_no_change:
-            history.converged = True
-            break
+            no_improvement = 0
+            if not schedule.on_plateau():
+                history.converged = True
+                break
     epochs.close()
     if X_val is not None or history.interrupted:
         kept.restore(module)

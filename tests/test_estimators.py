@@ -208,8 +208,8 @@ def test_vae_bernoulli(digits):
 @pytest.mark.parametrize("Est", BOTH)
 def test_early_stopping_restores_best(Est, digits):
     # With a huge tol no epoch counts as an improvement after the first one,
-    # so training stops after 1 + (n_iter_no_change + 1) epochs.
-    params = {**FAST, "max_iter": 50, "tol": 1e6}
+    # so a constant rate stops after 1 + (n_iter_no_change + 1) epochs.
+    params = {**FAST, "max_iter": 50, "tol": 1e6, "learning_rate": "constant"}
     est = Est(4, early_stopping=True, n_iter_no_change=2, **params).fit(digits[0])
     assert len(est.validation_loss_curve_) == est.n_iter_ == len(est.loss_curve_)
     assert est.n_iter_ == 4
