@@ -1,5 +1,6 @@
 """The MNIST benchmark script runs end to end (quick mode) and writes its page."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -68,3 +69,33 @@ def test_bench_recommend_quick_on_synthetic_users(tmp_path):
     for name in ("Popularity", "SVD", "EASE", "skae Mult-VAE"):
         assert f"| {name} | 0." in text
     assert "against EASE: above on" in text
+
+
+@pytest.mark.skipif(not SHARED.exists(), reason="shared MNIST copy not present")
+def test_bench_quality_quick(tmp_path):
+    pytest.importorskip("matplotlib")
+    page, results = tmp_path / "quality.md", tmp_path / "quality.json"
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "bench_quality.py"), "--quick"]
+    result = subprocess.run(
+        [*cmd, "--output", str(page), "--results", str(results)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    text = page.read_text()
+    for title in ("30 components (MLP)", "convolutional", "classifiers", "VAE, Bern"):
+        assert title in text
+    assert (tmp_path / "_static" / "quality_error_vs_time.png").exists()
+    stored = json.loads(results.read_text())
+    assert set(stored) == {"ae30", "conv64", "classify", "vae", "digits"}
+    assert all(len(stored[p]["curve"]) == 2 for p in ("ae30", "conv64"))
+    # Only the chosen part runs again; the others keep their stored numbers.
+    again = subprocess.run(
+        [*cmd, "--part", "digits", "--output", str(page), "--results", str(results)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert json.loads(results.read_text())["ae30"] == stored["ae30"]

@@ -1,0 +1,504 @@
+"""What the models learn on MNIST, against PCA and the published tables.
+
+Each part fits on the 60000 training images / 255 and measures on the 10000
+test images; it stores its numbers in ``benchmarks/results/quality.json``
+(parts can be run one at a time), and ``--report`` (implied by running all
+parts) writes ``docs/quality.md`` with the tables and a plot of test error
+against fitting seconds.
+
+Parts:
+
+* ``ae30``: the "best" MLP autoencoder setting at 30 components against
+  Hinton & Salakhutdinov (Science 2006): 3.00 squared error per image, PCA
+  13.87;
+* ``conv64``: ``architecture="conv"`` at 64 components against the
+  convolutional autoencoder of Parametric UMAP (Sainburg et al., 2021): 1.27;
+* ``classify``: default ``AutoencoderTransformer(n_components=k)`` codes
+  before LogisticRegression and 5-NN at k in {2, 8, 16, 30, 64} against
+  PCA's, with the epochs the default ``tol`` ran;
+* ``vae``: a Bernoulli VAE with 50 latent units on dynamically binarized
+  images; test log-likelihood by importance sampling against Burda et al.
+  (2015): -86.76 (VAE), -84.78 (IWAE, k=50);
+* ``digits``: the same defaults on scikit-learn's digits (``skae compare``)
+  and the epochs run there.
+
+The test-error curves are measured after every epoch outside the fitting
+clock (the fit's own clock excludes them). Usage::
+
+    python benchmarks/bench_quality.py               # every part, ~2 hours
+    python benchmarks/bench_quality.py --part ae30   # one part
+    python benchmarks/bench_quality.py --report      # page from stored results
+    python benchmarks/bench_quality.py --quick       # smoke test, 2000 images
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import sklearn
+import torch
+from sklearn.datasets import load_digits
+from sklearn.decomposition import PCA
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import train_test_split
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from skae import AutoencoderTransformer, VAETransformer, _training
+from skae.datasets import load_image_dataset
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data" / "mnist.npz"
+PARTS = ("ae30", "conv64", "classify", "vae", "digits")
+KS = (2, 8, 16, 30, 64)
+
+# The published figures each part is compared with.
+PUBLISHED = {
+    "ae30": (3.00, "deep autoencoder, Hinton & Salakhutdinov (2006)"),
+    "conv64": (1.27, "conv. autoencoder, Parametric UMAP (Sainburg et al., 2021)"),
+    "vae": (-86.76, "VAE, Burda et al. (2015), k=1"),
+    "iwae": (-84.78, "IWAE, Burda et al. (2015), k=50"),
+}
+
+
+# ---------------------------------------------------------------- settings
+def ae30_model(epochs: int, seed: int) -> AutoencoderTransformer:
+    """The documented "best" setting for an MLP autoencoder on MNIST."""
+    return AutoencoderTransformer(
+        30,
+        hidden_layer_sizes=(1000, 500, 250),
+        learning_rate="cosine",
+        max_iter=epochs,
+        batch_size=128,
+        random_state=seed,
+    )
+
+
+def conv64_model(epochs: int, seed: int) -> AutoencoderTransformer:
+    """The documented "best" setting for a convolutional autoencoder."""
+    return AutoencoderTransformer(
+        64,
+        architecture="conv",
+        image_shape=(28, 28),
+        hidden_layer_sizes=(512,),
+        learning_rate="cosine",
+        max_iter=epochs,
+        batch_size=128,
+        random_state=seed,
+    )
+
+
+def vae_model(epochs: int, seed: int, n_importance: int = 1) -> VAETransformer:
+    """Bernoulli VAE, 50 latent units, dynamic binarization."""
+    return VAETransformer(
+        50,
+        hidden_layer_sizes=(500, 500),
+        likelihood="bernoulli",
+        binarize=True,
+        n_importance_samples=n_importance,
+        learning_rate="cosine",
+        max_iter=epochs,
+        batch_size=128,
+        random_state=seed,
+    )
+
+
+# ------------------------------------------------------------ measurement
+@contextmanager
+def test_error_curve(X_test: np.ndarray, mean: np.ndarray, scale: np.ndarray):
+    """Record (fitting seconds, test squared error) after every epoch.
+
+    Wraps the training loop's ``run_epoch``: after each epoch the module (in
+    eval mode, without gradients) reconstructs the scaled test images from
+    their codes. The seconds are wall-clock since the context was entered,
+    less the time spent in these measurements.
+    """
+    curve: list[tuple[float, float]] = []
+    xs = torch.as_tensor((X_test - mean) / scale, dtype=torch.float32)
+    scale_t = torch.as_tensor(scale, dtype=torch.float32)
+    original = _training.run_epoch
+    start, measuring = time.perf_counter(), [0.0]
+
+    def measured(module, *args, **kwargs):
+        loss = original(module, *args, **kwargs)
+        begin = time.perf_counter()
+        module.eval()
+        with torch.no_grad():
+            errors = []
+            for xb in xs.split(2000):
+                code = module.encode(xb)
+                code = code[0] if isinstance(code, tuple) else code
+                diff = (module.reconstruct(code) - xb) * scale_t
+                errors.append(diff.square().sum(1))
+        error = float(torch.cat(errors).mean())
+        curve.append((begin - start - measuring[0], error))
+        measuring[0] += time.perf_counter() - begin
+        return loss
+
+    _training.run_epoch = measured
+    try:
+        yield curve, measuring
+    finally:
+        _training.run_epoch = original
+
+
+def scaling_of(model, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The internal scaling ``model.fit(X)`` will use (mean_, scale_)."""
+    from skae._scaling import fit_scaling
+
+    return fit_scaling(X, model._resolved_scaling())
+
+
+def test_error(model, X_test: np.ndarray) -> float:
+    rec = model.inverse_transform(model.transform(X_test))
+    return float(((rec - X_test) ** 2).sum(1).mean())
+
+
+def fit_with_curve(model, X_train, X_test, label: str) -> dict:
+    mean, scale = scaling_of(model, X_train)
+    start = time.perf_counter()
+    with test_error_curve(X_test, mean, scale) as (curve, measuring):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model.fit(X_train)
+    seconds = time.perf_counter() - start - measuring[0]
+    print(f"{label}: fit {seconds:.0f} s, {model.n_iter_} epochs", flush=True)
+    return dict(
+        fit_seconds=seconds,
+        test_error=test_error(model, X_test),
+        epochs=model.n_iter_,
+        curve=curve,
+        params={k: repr(v) for k, v in model.get_params().items()},
+    )
+
+
+def below(curve, threshold: float) -> float | None:
+    """Fitting seconds at the first epoch whose test error is below ``threshold``."""
+    return next((t for t, e in curve if e < threshold), None)
+
+
+def pca_error(k: int, X_train, X_test) -> float:
+    return test_error(PCA(k, random_state=0).fit(X_train), X_test)
+
+
+def classify(codes_train, codes_test, y_train, y_test) -> tuple[float, float]:
+    logreg = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+    knn = KNeighborsClassifier(5)
+    return (
+        float(logreg.fit(codes_train, y_train).score(codes_test, y_test)),
+        float(knn.fit(codes_train, y_train).score(codes_test, y_test)),
+    )
+
+
+# ------------------------------------------------------------------ parts
+def part_ae30(data, args) -> dict:
+    X_train, X_test = data[0], data[1]
+    result = fit_with_curve(
+        ae30_model(args.ae30_epochs, args.seed), X_train, X_test, "ae30"
+    )
+    result["pca_error"] = pca_error(30, X_train, X_test)
+    result["seconds_below_pca"] = below(result["curve"], result["pca_error"])
+    result["seconds_below_3"] = below(result["curve"], 3.00)
+    return result
+
+
+def part_conv64(data, args) -> dict:
+    X_train, X_test = data[0], data[1]
+    result = fit_with_curve(
+        conv64_model(args.conv_epochs, args.seed), X_train, X_test, "conv64"
+    )
+    result["pca_error"] = pca_error(64, X_train, X_test)
+    result["seconds_below_2"] = below(result["curve"], 2.0)
+    return result
+
+
+def part_classify(data, args) -> dict:
+    X_train, X_test, y_train, y_test = data[:4]
+    rows = []
+    for k in args.ks:
+        pca = PCA(k, random_state=0).fit(X_train)
+        ae = AutoencoderTransformer(k, random_state=args.seed, max_iter=args.max_iter)
+        start = time.perf_counter()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
+            ae.fit(X_train)
+        seconds = time.perf_counter() - start
+        for name, model in (("PCA", pca), ("skae", ae)):
+            logreg, knn = classify(
+                model.transform(X_train), model.transform(X_test), y_train, y_test
+            )
+            rows.append(
+                dict(
+                    model=name,
+                    k=k,
+                    logreg=logreg,
+                    knn=knn,
+                    error=test_error(model, X_test),
+                    fit_seconds=seconds if name == "skae" else None,
+                    epochs=ae.n_iter_ if name == "skae" else None,
+                    stopped=not caught if name == "skae" else None,
+                )
+            )
+        print(rows[-2], rows[-1], sep="\n", flush=True)
+    return dict(rows=rows, max_iter=args.max_iter)
+
+
+def part_vae(data, args) -> dict:
+    X_train, X_test = data[0], data[1]
+    B_test = np.random.RandomState(args.seed).random_sample(X_test.shape) < X_test
+    B_test = B_test.astype(np.float32)
+    result = {}
+    for label, k in (("vae", 1), ("iwae", args.iwae_k)):
+        if k < 1:
+            continue
+        epochs = args.vae_epochs if label == "vae" else args.iwae_epochs
+        model = vae_model(epochs, args.seed, k)
+        run = fit_with_curve(model, X_train, X_test, label)
+        start = time.perf_counter()
+        ll = model.log_likelihood(B_test, n_samples=args.iw_samples, random_state=0)
+        run["log_likelihood"] = float(ll.mean())
+        run["ll_seconds"] = time.perf_counter() - start
+        run["n_importance_samples"] = k
+        print(label, run["log_likelihood"], flush=True)
+        result[label] = run
+    result["iw_samples"] = args.iw_samples
+    return result
+
+
+def part_digits(data, args) -> dict:
+    X, y = load_digits(return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, random_state=0, stratify=y
+    )
+    rows = []
+    defaults = dict(max_iter=args.max_iter, random_state=0)
+    for name, model in (
+        ("PCA", PCA(16, random_state=0)),
+        ("AutoencoderTransformer", AutoencoderTransformer(16, **defaults)),
+        ("VAETransformer", VAETransformer(16, **defaults)),
+    ):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
+            model.fit(X_train)
+        logreg, knn = classify(
+            model.transform(X_train), model.transform(X_test), y_train, y_test
+        )
+        rows.append(
+            dict(
+                model=name,
+                error=test_error(model, X_test),
+                logreg=logreg,
+                knn=knn,
+                epochs=getattr(model, "n_iter_", None),
+                stopped=not caught if name != "PCA" else None,
+            )
+        )
+        print(rows[-1], flush=True)
+    return dict(rows=rows)
+
+
+# ------------------------------------------------------------------ report
+def fmt(value, spec=".2f") -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def report(results: dict, out: Path, settings: str) -> None:
+    static = out.parent / "_static"
+    static.mkdir(parents=True, exist_ok=True)
+    lines = [
+        "# Quality on MNIST: what the models learn",
+        "",
+        "Generated by `python benchmarks/bench_quality.py` (numbers in "
+        "`benchmarks/results/quality.json`). " + settings,
+        "",
+        "Test error is the mean over the 10000 test images of the summed "
+        "squared pixel error (pixels in [0, 1]). Fitting seconds exclude the "
+        "per-epoch test measurements.",
+        "",
+    ]
+    curves = []
+    if "ae30" in results:
+        r = results["ae30"]
+        curves.append(("MLP AE, k=30 (best setting)", r["curve"]))
+        lines += [
+            "## Autoencoder, 30 components (MLP)",
+            "",
+            "Setting: `AutoencoderTransformer(30, hidden_layer_sizes=(1000, 500, "
+            f'250), learning_rate="cosine", max_iter={r["epochs"]}, '
+            "batch_size=128)`.",
+            "",
+            "| | test error | fit (s) | s to beat PCA | s to reach 3.00 |",
+            "|---|---:|---:|---:|---:|",
+            f"| skae | {r['test_error']:.2f} | {r['fit_seconds']:.0f} "
+            f"| {fmt(r['seconds_below_pca'], '.0f')} "
+            f"| {fmt(r['seconds_below_3'], '.0f')} |",
+            f"| PCA | {r['pca_error']:.2f} | | | |",
+            f"| {PUBLISHED['ae30'][1]} | {PUBLISHED['ae30'][0]:.2f} | | | |",
+            "",
+        ]
+    if "conv64" in results:
+        r = results["conv64"]
+        curves.append(("conv AE, k=64 (best setting)", r["curve"]))
+        lines += [
+            "## Autoencoder, 64 components (convolutional)",
+            "",
+            'Setting: `AutoencoderTransformer(64, architecture="conv", '
+            "image_shape=(28, 28), hidden_layer_sizes=(512,), "
+            f'learning_rate="cosine", max_iter={r["epochs"]}, batch_size=128)`.',
+            "",
+            "| | test error | fit (s) | s to reach 2.0 |",
+            "|---|---:|---:|---:|",
+            f"| skae | {r['test_error']:.2f} | {r['fit_seconds']:.0f} "
+            f"| {fmt(r['seconds_below_2'], '.0f')} |",
+            f"| PCA | {r['pca_error']:.2f} | | |",
+            f"| {PUBLISHED['conv64'][1]} | {PUBLISHED['conv64'][0]:.2f} | | |",
+            "",
+        ]
+    if "classify" in results:
+        rows = results["classify"]["rows"]
+        lines += [
+            "## Codes before classifiers (defaults)",
+            "",
+            "`AutoencoderTransformer(n_components=k)` with every other parameter "
+            f"at its default (max_iter={results['classify']['max_iter']}), "
+            "against `PCA(k)`. LogisticRegression (after StandardScaler) and "
+            "5-nearest-neighbours trained on the training codes, accuracy on the "
+            "test codes. Epochs: how many the default `tol` ran (stopped = "
+            "converged before max_iter).",
+            "",
+            "| k | PCA logreg | skae logreg | PCA 5-NN | skae 5-NN "
+            "| PCA error | skae error | epochs | stopped | fit (s) |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|",
+        ]
+        for pca, ae in zip(rows[::2], rows[1::2], strict=True):
+            lines.append(
+                f"| {ae['k']} | {pca['logreg']:.4f} | {ae['logreg']:.4f} "
+                f"| {pca['knn']:.4f} | {ae['knn']:.4f} | {pca['error']:.2f} "
+                f"| {ae['error']:.2f} | {ae['epochs']} | {ae['stopped']} "
+                f"| {ae['fit_seconds']:.0f} |"
+            )
+        lines.append("")
+    if "vae" in results:
+        res = results["vae"]
+        lines += [
+            "## VAE, Bernoulli likelihood, 50 latent units",
+            "",
+            "Dynamically binarized training images (a new Bernoulli draw of "
+            "every batch), test images binarized once (seed 0); test "
+            f"log-likelihood estimated with {res['iw_samples']} importance "
+            "samples per image.",
+            "",
+            "| objective | epochs | fit (s) | test log-lik (nats) | published |",
+            "|---|---:|---:|---:|---|",
+        ]
+        for label in ("vae", "iwae"):
+            if label in res:
+                r = res[label]
+                curves.append((f"VAE k=50, K={r['n_importance_samples']}", r["curve"]))
+                pub, who = PUBLISHED[label]
+                lines.append(
+                    f"| {'ELBO' if label == 'vae' else 'IWAE'} "
+                    f"(K={r['n_importance_samples']}) | {r['epochs']} "
+                    f"| {r['fit_seconds']:.0f} | {r['log_likelihood']:.2f} "
+                    f"| {pub} ({who}) |"
+                )
+        lines.append("")
+    if "digits" in results:
+        lines += [
+            "## scikit-learn's digits, 16 components, defaults",
+            "",
+            "| model | test error | logreg | 5-NN | epochs | stopped |",
+            "|---|---:|---:|---:|---:|---|",
+        ]
+        for r in results["digits"]["rows"]:
+            lines.append(
+                f"| {r['model']} | {r['error']:.2f} | {r['logreg']:.4f} "
+                f"| {r['knn']:.4f} | {fmt(r['epochs'], 'd')} "
+                f"| {fmt(r['stopped'], '')} |"
+            )
+        lines.append("")
+    if curves:
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        for label, curve in curves:
+            t, e = np.array(curve).T
+            ax.plot(t, e, label=label)
+        for k, key in ((30, "ae30"), (64, "conv64")):
+            if key in results:
+                ax.axhline(results[key]["pca_error"], ls="--", lw=1, color="gray")
+                ax.text(0, results[key]["pca_error"], f" PCA k={k}", va="bottom")
+        ax.set(yscale="log", xlabel="fitting seconds", ylabel="test squared error")
+        ax.legend()
+        fig.savefig(static / "quality_error_vs_time.png", dpi=90, bbox_inches="tight")
+        plt.close(fig)
+        figure = (
+            "![test error against fitting seconds](_static/quality_error_vs_time.png)"
+        )
+        lines += [figure, ""]
+    out.write_text("\n".join(lines))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=str(SHARED) if SHARED.exists() else None)
+    parser.add_argument("--part", choices=PARTS, nargs="+", default=list(PARTS))
+    parser.add_argument("--report", action="store_true", help="only write the page")
+    parser.add_argument("--ae30-epochs", type=int, default=60)
+    parser.add_argument("--conv-epochs", type=int, default=20)
+    parser.add_argument("--vae-epochs", type=int, default=100)
+    parser.add_argument("--iwae-k", type=int, default=5)
+    parser.add_argument("--iwae-epochs", type=int, default=40)
+    parser.add_argument("--iw-samples", type=int, default=1000)
+    parser.add_argument("--max-iter", type=int, default=200)
+    parser.add_argument("--ks", type=int, nargs="+", default=list(KS))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--n-train", type=int, default=None)
+    parser.add_argument(
+        "--results", type=Path, default=ROOT / "benchmarks" / "results" / "quality.json"
+    )
+    parser.add_argument("--output", type=Path, default=ROOT / "docs" / "quality.md")
+    parser.add_argument("--quick", action="store_true", help="2000 images, 2 epochs")
+    args = parser.parse_args()
+    if args.quick:
+        args.n_train, args.max_iter, args.iw_samples = 2000, 2, 5
+        args.ae30_epochs = args.conv_epochs = args.vae_epochs = args.iwae_epochs = 2
+        args.ks = [2, 8]
+    settings = (
+        f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, torch "
+        f"{torch.__version__} ({torch.get_num_threads()} threads), scikit-learn "
+        f"{sklearn.__version__}; seed {args.seed}."
+    )
+    results = json.loads(args.results.read_text()) if args.results.exists() else {}
+    if not args.report:
+        mnist = load_image_dataset("mnist", args.data)
+        n = args.n_train
+        data = (
+            mnist.X_train[:n],
+            mnist.X_test[: n and n // 6],
+            mnist.y_train[:n],
+            mnist.y_test[: n and n // 6],
+        )
+        for part in args.part:
+            results[part] = globals()[f"part_{part}"](data, args)
+            results[part]["n_train"] = len(data[0])
+            args.results.parent.mkdir(parents=True, exist_ok=True)
+            args.results.write_text(json.dumps(results, indent=1))
+    report(results, args.output, settings)
+    print(f"wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()
