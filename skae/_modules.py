@@ -361,19 +361,24 @@ def meta_copy(module: nn.Module) -> nn.Module:
     return copy.deepcopy(module, memo)
 
 
+_VIEWS = (nn.Flatten, nn.Unflatten, nn.Identity)  # outputs that allocate nothing
+
+
 def activation_elements(module: nn.Module, n_in: int) -> int:
     """Elements per row that ``module``'s layers output for rows of width ``n_in``.
 
     Counted with forward hooks on the leaf layers of a meta copy (nothing is
-    computed); in-place layers are not counted (they allocate nothing), nor
-    the final output. An estimate of the memory one row takes, for the tile
-    sizes of inference.
+    computed); in-place layers and reshapes are not counted (they allocate
+    nothing), nor the final output. An estimate of the memory one row
+    takes, for the tile sizes of inference.
     """
     module = meta_copy(module)
     sizes: list[int] = []
 
     def count(layer: nn.Module, args: tuple, out: object) -> None:
-        if isinstance(out, torch.Tensor) and not getattr(layer, "inplace", False):
+        if isinstance(out, torch.Tensor) and not (
+            getattr(layer, "inplace", False) or isinstance(layer, _VIEWS)
+        ):
             sizes.append(out.numel() // 2)
 
     leaves = [m for m in module.modules() if next(m.children(), None) is None]

@@ -69,6 +69,7 @@ _ARCHITECTURE = {
 # Files written before architectures were a parameter: MLPs without the
 # entries "architecture" and "image_shape" (inserted after "activation").
 _MLP_ENTRIES_AT, _MLP_ENTRIES = 3, ("mlp", None)
+_PARAMS_ADDED = {"architecture": "mlp", "image_shape": None}
 _OUTPUT_CONFIGS = {"default", "pandas", "polars"}
 _MIXTURE_TENSORS = (
     "weights_",
@@ -473,6 +474,8 @@ def _check_metadata(metadata: dict[str, str]) -> type:
 def _restore_params(cls: type, text: str) -> _Estimator:
     """A new, unfitted estimator with the saved (and validated) parameters."""
     params = _json_object(text, "params")
+    # Files from before architectures were a parameter hold MLPs without them.
+    params = {**_PARAMS_ADDED, **params}
     _check_names(params, cls._get_param_names(), "params")
     return _validated(cls(**params), "params")
 
