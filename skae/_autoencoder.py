@@ -41,7 +41,31 @@ class AutoencoderTransformer(_BaseAutoencoder):
 
     activation : {"relu", "tanh", "logistic", "identity", "elu", "gelu", \
             "silu"}, default="relu"
-        Activation between linear layers.
+        Activation between layers (dense and convolutional).
+
+    architecture : {"mlp", "conv"} or callable, default="mlp"
+        The network. "mlp" is a multilayer perceptron of ``hidden_layer_sizes``
+        (:func:`skae.architectures.mlp`). "conv" treats each row as an image of
+        ``image_shape`` (flattened in channels, height, width order) with a
+        convolutional encoder and a transposed-convolutional decoder,
+        ``hidden_layer_sizes`` being the dense layers between them
+        (:func:`skae.architectures.conv`, with channels (32, 64)). A callable
+        ``builder(n_features, n_components)`` returns ``(encoder, decoder)``,
+        two ``torch.nn.Module``: the encoder maps ``(batch, n_features)`` to
+        features of any width, to which the linear code layer is appended, the
+        decoder maps ``(batch, n_components)`` to ``(batch, n_features)`` (the
+        reconstruction); ``hidden_layer_sizes``, ``activation`` and
+        ``image_shape`` are then unused. Use a module-level function or a
+        :func:`functools.partial` of one, e.g.
+        ``partial(skae.architectures.conv, image_shape=(28, 28), channels=(64,
+        128))``: these clone, pickle and run in parallel grid searches (a lambda
+        does not pickle), but :func:`skae.save` cannot store them (pickle or
+        joblib the estimator instead).
+
+    image_shape : tuple of int or None, default=None
+        Shape of one row as an image, ``(height, width)`` or ``(channels,
+        height, width)``, e.g. ``(28, 28)`` for MNIST; required by
+        ``architecture="conv"`` and ignored by the other architectures.
 
     scaling : {"auto", "global", "standard"} or None, default="auto"
         Internal scaling of the input. "global" (what "auto" means here)
@@ -203,6 +227,8 @@ class AutoencoderTransformer(_BaseAutoencoder):
         *,
         hidden_layer_sizes=(256, 128),
         activation="relu",
+        architecture="mlp",
+        image_shape=None,
         scaling="auto",
         corruption=None,
         corruption_level=0.5,
@@ -225,6 +251,8 @@ class AutoencoderTransformer(_BaseAutoencoder):
         self.n_components = n_components
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
+        self.architecture = architecture
+        self.image_shape = image_shape
         self.scaling = scaling
         self.corruption = corruption
         self.corruption_level = corruption_level
@@ -245,9 +273,7 @@ class AutoencoderTransformer(_BaseAutoencoder):
         self.compile = compile
 
     def _build_module(self, n_features: int) -> torch.nn.Module:
-        return build_autoencoder(
-            n_features, self.n_components, self._hidden_sizes(), self.activation
-        )
+        return build_autoencoder(n_features, self.n_components, self._builder())
 
     def _objective(self, corrupt) -> SquaredError:
         return SquaredError(corrupt)

@@ -8,6 +8,7 @@ import warnings
 from abc import ABCMeta, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from numbers import Integral, Real
 from typing import ClassVar
 
@@ -25,9 +26,10 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
+from . import architectures
 from ._corruption import CORRUPTIONS, make_corruption
 from ._inference import batch_invariant, map_tiles
-from ._modules import ACTIVATIONS, init_parameters
+from ._modules import ACTIVATIONS, Builder, activation_elements, init_parameters
 from ._scaling import Standardizer, fit_scaling
 from ._schedules import SCHEDULES
 from ._sparse import SparseRows, subset_rows
@@ -107,6 +109,8 @@ class _BaseAutoencoder(
             Interval(Integral, 1, None, closed="left"),
         ],
         "activation": [StrOptions(set(ACTIVATIONS))],
+        "architecture": [StrOptions({"mlp", "conv"}), callable],
+        "image_shape": ["array-like", None],
         "scaling": [StrOptions({"auto", "global", "standard"}), None],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [
@@ -192,7 +196,7 @@ class _BaseAutoencoder(
         # Whatever the caller's grad mode: training needs autograd.
         with _transaction(self), torch.inference_mode(False), torch.enable_grad():
             warm = self.warm_start and hasattr(self, "module_")
-            self._hidden_sizes()
+            self._architecture()  # checks hidden_layer_sizes and image_shape
             self._fit(self._validate(X, reset=not warm), warm)
         return self
 
@@ -206,8 +210,56 @@ class _BaseAutoencoder(
             )
         return [int(s) for s in sizes]
 
+    def _image_shape(self) -> tuple[int, ...] | None:
+        """``image_shape`` as a tuple for ``architecture="conv"``; None otherwise.
+
+        Checked here (two or three positive ints, required by "conv") and
+        against the data by :func:`skae.architectures.conv`.
+        """
+        if not (isinstance(self.architecture, str) and self.architecture == "conv"):
+            return None
+        if self.image_shape is None:
+            raise ValueError(
+                "architecture='conv' needs image_shape, the shape of one row as "
+                "an image: (height, width) or (channels, height, width), e.g. "
+                "image_shape=(28, 28) for MNIST."
+            )
+        shape = self.image_shape
+        shape = list(shape) if hasattr(shape, "__iter__") else [shape]
+        if not (
+            len(shape) in (2, 3)
+            and all(
+                isinstance(s, Integral) and not isinstance(s, bool) and s >= 1
+                for s in shape
+            )
+        ):
+            raise ValueError(
+                "image_shape must be (height, width) or (channels, height, "
+                f"width) of positive integers, got {self.image_shape!r}."
+            )
+        return tuple(int(s) for s in shape)
+
     def _architecture(self) -> tuple:
-        return (self.n_components, tuple(self._hidden_sizes()), self.activation)
+        """What defines the module's layers (``warm_start`` may not change it)."""
+        return (
+            self.n_components,
+            tuple(self._hidden_sizes()),
+            self.activation,
+            self.architecture,
+            self._image_shape(),
+        )
+
+    def _builder(self) -> Builder:
+        """The ``builder(n_features, n_components)`` of the ``architecture``."""
+        if not isinstance(self.architecture, str):
+            return self.architecture
+        options = dict(
+            hidden_layer_sizes=self._hidden_sizes(), activation=self.activation
+        )
+        if self.architecture == "conv":
+            options["image_shape"] = self._image_shape()
+            return partial(architectures.conv, **options)
+        return partial(architectures.mlp, **options)
 
     def _fit(self, X: np.ndarray, warm: bool) -> None:
         self._check_X(X)
@@ -380,13 +432,19 @@ class _BaseAutoencoder(
     def _row_bytes(self, n_draws: int = 1, itemsize: int = 4) -> int:
         """Bytes one input row takes in inference with ``n_draws`` decoder passes.
 
-        An estimate of the live tensors per row (input, the hidden layers and,
-        per draw, the decoder's output and the terms of its likelihood) that
-        sizes the tiles to the memory budget of :mod:`skae._inference`.
+        An estimate of the live tensors per row (input, the encoder's layer
+        outputs and, per draw, the decoder's layer outputs, its output and
+        the terms of its likelihood) that sizes the tiles to the memory
+        budget of :mod:`skae._inference`. The layer outputs are counted by a
+        dry run of the fitted module on the meta device
+        (:func:`skae._modules.activation_elements`), so convolutional and
+        user-defined architectures are sized as well as the MLP.
         """
-        n_features, hidden = self.n_features_in_, sum(self._fitted_architecture[1])
-        per_draw = 3 * n_features + 2 * (hidden + self.n_components_)
-        return itemsize * (2 * n_features + hidden + n_draws * per_draw)
+        n_features = self.n_features_in_
+        encoder = activation_elements(self.module_.encoder, n_features)
+        decoder = activation_elements(self.module_.decoder, self.n_components_)
+        per_draw = 3 * n_features + 2 * (decoder + self.n_components_)
+        return itemsize * (2 * n_features + encoder + n_draws * per_draw)
 
     def _inference_module(self, dtype: torch.dtype = torch.float32) -> torch.nn.Module:
         """The fitted module for inference in ``dtype``, batch-invariant.

@@ -2,18 +2,23 @@
 
 Each model exposes small named methods (``encode``, ``reparameterize``,
 ``decode``, ``reconstruct``) so that objectives in :mod:`skae._losses` and the
-estimators can combine them without knowing the architecture. A new
-architecture (convolutional, conditional, ...) only has to provide the same
-methods.
+estimators can combine them without knowing the architecture. The layers
+come from a builder of :mod:`skae.architectures` (or the user's own):
+``build_autoencoder`` and ``build_vae`` add the code layers to its encoder
+trunk.
 """
 
 from __future__ import annotations
 
+import copy
 import itertools
 import math
+from collections.abc import Callable
 
 import torch
 from torch import nn
+
+Builder = Callable[[int, int], tuple[nn.Module, nn.Module]]
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "identity": nn.Identity,
@@ -37,36 +42,49 @@ def activation_layer(name: str) -> nn.Module:
     return cls(inplace=True) if cls in (nn.ReLU, nn.ELU, nn.SiLU) else cls()
 
 
-def mlp(sizes: list[int], activation: str) -> nn.Sequential:
-    """Linear layers of ``sizes`` with ``activation`` between them, none after."""
-    layers: list[nn.Module] = []
-    for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
-        if i > 0:
-            layers.append(activation_layer(activation))
-        layers.append(nn.Linear(n_in, n_out))
-    return nn.Sequential(*layers)
-
-
 def init_parameters(module: nn.Module, generator: torch.Generator) -> None:
     """Initialise every parameter of ``module`` from ``generator``.
 
-    Layers with a ``weight`` and a ``bias`` (linear, convolutional) get
-    PyTorch's default scheme, U(-1/sqrt(fan_in), 1/sqrt(fan_in)); modules with
-    a ``reset_parameters_from(generator)`` method initialise themselves. No
-    global random state is read or written.
+    Layers with a ``weight`` of two or more dimensions and a ``bias``
+    (linear, convolutional) get PyTorch's default scheme,
+    U(-1/sqrt(fan_in), 1/sqrt(fan_in)); a 1-D ``weight`` (normalisation
+    layers) is set to ones and its bias to zeros; modules with a
+    ``reset_parameters_from(generator)`` method initialise themselves (and
+    their children). No global random state is read or written. Raises a
+    ValueError naming any other parameter, which would stay uninitialised.
     """
+    done: set[int] = set()
     for sub in module.modules():
+        if any(id(p) in done for p in sub.parameters(recurse=False)):
+            continue  # initialised by a parent's reset_parameters_from
         if hasattr(sub, "reset_parameters_from"):
             sub.reset_parameters_from(generator)
-        elif isinstance(getattr(sub, "weight", None), torch.Tensor) and (
-            sub.weight.dim() >= 2
-        ):
-            fan_in = sub.weight[0].numel()
-            bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
-            with torch.no_grad():
-                sub.weight.uniform_(-bound, bound, generator=generator)
-                if getattr(sub, "bias", None) is not None:
-                    sub.bias.uniform_(-bound, bound, generator=generator)
+            done.update(id(p) for p in sub.parameters())
+            continue
+        weight = getattr(sub, "weight", None)
+        bias = getattr(sub, "bias", None)
+        if not isinstance(weight, torch.Tensor):
+            continue
+        with torch.no_grad():
+            if weight.dim() >= 2:
+                fan_in = weight[0].numel()
+                bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+                weight.uniform_(-bound, bound, generator=generator)
+                if isinstance(bias, torch.Tensor):
+                    bias.uniform_(-bound, bound, generator=generator)
+            else:
+                weight.fill_(1.0)
+                if isinstance(bias, torch.Tensor):
+                    bias.zero_()
+        done.update(id(p) for p in (weight, bias) if isinstance(p, torch.Tensor))
+    missed = [name for name, p in module.named_parameters() if id(p) not in done]
+    if missed:
+        raise ValueError(
+            f"cannot initialise the parameters {missed[:5]} of the module: skae "
+            "initialises the 'weight' and 'bias' of layers and calls a "
+            "reset_parameters_from(generator) method where a module has one; "
+            "give the module holding them such a method."
+        )
 
 
 class GaussianLikelihood(nn.Module):
@@ -225,29 +243,149 @@ class VariationalAutoencoder(nn.Module):
         return self.decode(self.reparameterize(mu, log_var, eps)), mu, log_var
 
 
+def _probe(module: nn.Module, n_in: int) -> torch.Tensor:
+    """Output of ``module`` for two rows of width ``n_in``, computed on the meta device.
+
+    The probe runs where the module's parameters are (the meta device when
+    built under ``torch.device("meta")``, as the estimators do) and in their
+    dtype, so it costs no memory and no arithmetic.
+    """
+    param = next(itertools.chain(module.parameters(), module.buffers()), None)
+    device = param.device if param is not None else torch.device("meta")
+    dtype = param.dtype if param is not None else torch.get_default_dtype()
+    x = torch.empty((2, n_in), device=device, dtype=dtype)
+    with torch.no_grad():
+        return module(x)
+
+
+def encoder_decoder(
+    builder: Builder, n_features: int, n_components: int
+) -> tuple[nn.Module, int, nn.Module]:
+    """Call ``builder`` and check its pair: ``(encoder trunk, its width, decoder)``.
+
+    The encoder must map ``(B, n_features)`` to ``(B, h)`` and the decoder
+    ``(B, n_components)`` to ``(B, n_features)``; both are checked by a dry
+    run (:func:`_probe`). Errors name the architecture and what is wrong.
+    """
+    name = getattr(builder, "__name__", None) or repr(builder)
+    pair = builder(n_features, n_components)
+    if not (
+        isinstance(pair, tuple)
+        and len(pair) == 2
+        and all(isinstance(m, nn.Module) for m in pair)
+    ):
+        raise TypeError(
+            f"the architecture {name} must return a tuple (encoder, decoder) of "
+            f"two torch.nn.Module, got {type(pair).__name__}."
+        )
+    encoder, decoder = pair
+    for part, module in (("encoder", encoder), ("decoder", decoder)):
+        if next(module.buffers(), None) is not None:
+            raise ValueError(
+                f"the {part} of the architecture {name} holds buffers (e.g. batch "
+                "normalisation statistics); skae architectures hold parameters "
+                "only, and no layer may depend on the other rows of the batch."
+            )
+    checks = (("encoder", encoder, n_features), ("decoder", decoder, n_components))
+    outputs = []
+    for part, module, n_in in checks:
+        try:
+            out = _probe(module, n_in)
+        except Exception as error:
+            raise ValueError(
+                f"the {part} of the architecture {name} fails on a batch of shape "
+                f"(2, {n_in}): {type(error).__name__}: {error}"
+            ) from error
+        if not (isinstance(out, torch.Tensor) and out.dim() == 2 and len(out) == 2):
+            shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out)
+            raise ValueError(
+                f"the {part} of the architecture {name} must return a 2-D tensor "
+                f"of shape (batch, width), got {shape} for a batch of 2 rows."
+            )
+        outputs.append(out)
+    if outputs[1].shape[1] != n_features:
+        raise ValueError(
+            f"the decoder of the architecture {name} returns rows of "
+            f"{outputs[1].shape[1]} values, expected n_features={n_features}."
+        )
+    return encoder, int(outputs[0].shape[1]), decoder
+
+
+def _layers(module: nn.Module) -> list[nn.Module]:
+    """The layers of a plain Sequential, else ``[module]``.
+
+    Unpacking keeps the MLP's parameter names those of one flat Sequential.
+    """
+    return list(module) if type(module) is nn.Sequential else [module]
+
+
 def build_autoencoder(
-    n_features: int, n_components: int, hidden: list[int], activation: str
+    n_features: int, n_components: int, builder: Builder
 ) -> Autoencoder:
-    """MLP autoencoder with the decoder mirroring the encoder."""
-    sizes = [n_features, *hidden, n_components]
-    return Autoencoder(mlp(sizes, activation), mlp(sizes[::-1], activation))
+    """Autoencoder of ``builder``'s pair, a linear code layer after its trunk.
+
+    For the MLP the encoder is one Sequential of linear layers, as before
+    architectures were pluggable (same parameter names).
+    """
+    trunk, n_hidden, decoder = encoder_decoder(builder, n_features, n_components)
+    encoder = nn.Sequential(*_layers(trunk), nn.Linear(n_hidden, n_components))
+    return Autoencoder(encoder, decoder)
 
 
 def build_vae(
-    n_features: int,
-    n_components: int,
-    hidden: list[int],
-    activation: str,
-    likelihood: str,
+    n_features: int, n_components: int, builder: Builder, likelihood: str
 ) -> VariationalAutoencoder:
-    """MLP VAE; the encoder trunk ends in an activation before the two heads."""
-    trunk = mlp([n_features, *hidden], activation) if hidden else nn.Sequential()
-    if hidden:
-        trunk.append(activation_layer(activation))
+    """VAE of ``builder``'s pair; the mean and log-variance heads follow the trunk.
+
+    A multinomial VAE's trunk sees each row at unit L2 norm (:class:`UnitNorm`).
+    """
+    trunk, n_hidden, decoder = encoder_decoder(builder, n_features, n_components)
     if likelihood == "multinomial":
-        trunk.insert(0, UnitNorm())
-    decoder = mlp([n_components, *hidden[::-1], n_features], activation)
-    n_hidden = hidden[-1] if hidden else n_features
+        trunk = nn.Sequential(UnitNorm(), *_layers(trunk))
     lik = LIKELIHOODS[likelihood]
     lik_module = lik(n_features) if lik is GaussianLikelihood else lik()
     return VariationalAutoencoder(trunk, n_hidden, n_components, decoder, lik_module)
+
+
+def meta_copy(module: nn.Module) -> nn.Module:
+    """A copy of ``module`` whose parameters and buffers are on the meta device.
+
+    Nothing is shared with ``module`` and no weight is copied.
+    """
+    memo: dict[int, object] = {}
+    for t in itertools.chain(module.parameters(), module.buffers()):
+        meta = torch.empty_like(t, device="meta")
+        if isinstance(t, nn.Parameter):
+            meta = nn.Parameter(meta, requires_grad=t.requires_grad)
+        memo[id(t)] = meta
+    return copy.deepcopy(module, memo)
+
+
+_VIEWS = (nn.Flatten, nn.Unflatten, nn.Identity)  # outputs that allocate nothing
+
+
+def activation_elements(module: nn.Module, n_in: int) -> int:
+    """Elements per row that ``module``'s layers output for rows of width ``n_in``.
+
+    Counted with forward hooks on the leaf layers of a meta copy (nothing is
+    computed); in-place layers and reshapes are not counted (they allocate
+    nothing), nor the final output. An estimate of the memory one row
+    takes, for the tile sizes of inference.
+    """
+    module = meta_copy(module)
+    sizes: list[int] = []
+
+    def count(layer: nn.Module, args: tuple, out: object) -> None:
+        if isinstance(out, torch.Tensor) and not (
+            getattr(layer, "inplace", False) or isinstance(layer, _VIEWS)
+        ):
+            sizes.append(out.numel() // 2)
+
+    leaves = [m for m in module.modules() if next(m.children(), None) is None]
+    for leaf in leaves:
+        leaf.register_forward_hook(count)
+    out = _probe(module, n_in)
+    total = sum(sizes)
+    if sizes and sizes[-1] == out.numel() // 2:
+        total -= sizes[-1]
+    return total

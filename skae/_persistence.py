@@ -55,10 +55,21 @@ _COMMON_ATTRIBUTES = (
 )
 _OPTIONAL_ATTRIBUTES = ("feature_names_in_", "_sklearn_output_config")
 _TENSOR_ATTRIBUTES = ("module_", "mean_", "scale_")
+_ARCHITECTURE_PARAMS = (
+    "n_components",
+    "hidden_layer_sizes",
+    "activation",
+    "architecture",
+    "image_shape",
+)
 _ARCHITECTURE = {
-    AutoencoderTransformer: ("n_components", "hidden_layer_sizes", "activation"),
-    VAETransformer: ("n_components", "hidden_layer_sizes", "activation", "likelihood"),
+    AutoencoderTransformer: _ARCHITECTURE_PARAMS,
+    VAETransformer: (*_ARCHITECTURE_PARAMS, "likelihood"),
 }
+# Files written before architectures were a parameter: MLPs without the
+# entries "architecture" and "image_shape" (inserted after "activation").
+_MLP_ENTRIES_AT, _MLP_ENTRIES = 3, ("mlp", None)
+_PARAMS_ADDED = {"architecture": "mlp", "image_shape": None}
 _OUTPUT_CONFIGS = {"default", "pandas", "polars"}
 _MIXTURE_TENSORS = (
     "weights_",
@@ -235,6 +246,7 @@ def _serialize(estimator: Any) -> tuple[dict[str, str], dict[str, np.ndarray]]:
         )
     check_is_fitted(estimator)
     _check_state(estimator)
+    _check_architecture_is_data(estimator)
     attributes = {name: getattr(estimator, name) for name in _attribute_names(cls)}
     for name in _OPTIONAL_ATTRIBUTES:
         if name in vars(estimator):
@@ -285,6 +297,20 @@ def _check_state(estimator: _Estimator) -> None:
         if name not in vars(estimator):
             raise ValueError(
                 f"this {cls.__name__} has no {name}, which fit sets; fit it again."
+            )
+
+
+def _check_architecture_is_data(estimator: _Estimator) -> None:
+    """Refuse a callable architecture: the file holds no code to rebuild it."""
+    fitted = estimator._fitted_architecture
+    for value in (estimator.architecture, fitted[_MLP_ENTRIES_AT]):
+        if callable(value):
+            raise TypeError(
+                f"cannot save a {type(estimator).__name__} whose architecture is "
+                f"the callable {value!r}: save writes no code and load runs "
+                "none, so the network could not be rebuilt. Pickle the "
+                "estimator (pickle or joblib.dump) instead, from a source you "
+                'trust when loading; architecture="mlp" or "conv" can be saved.'
             )
 
 
@@ -379,6 +405,7 @@ def _restore(
     estimator = _restore_params(cls, metadata["params"])
     attributes = _restore_attributes(cls, metadata["attributes"])
     architecture = _restore_architecture(cls, attributes["_fitted_architecture"])
+    attributes["_fitted_architecture"] = architecture._architecture()
     if attributes["n_components_"] != architecture.n_components:
         raise Refusal(
             f"n_components_={attributes['n_components_']} differs from the "
@@ -447,6 +474,8 @@ def _check_metadata(metadata: dict[str, str]) -> type:
 def _restore_params(cls: type, text: str) -> _Estimator:
     """A new, unfitted estimator with the saved (and validated) parameters."""
     params = _json_object(text, "params")
+    # Files from before architectures were a parameter hold MLPs without them.
+    params = {**_PARAMS_ADDED, **params}
     _check_names(params, cls._get_param_names(), "params")
     return _validated(cls(**params), "params")
 
@@ -454,7 +483,7 @@ def _restore_params(cls: type, text: str) -> _Estimator:
 def _validated(estimator: _Estimator, what: str) -> _Estimator:
     try:
         estimator._validate_params()
-        estimator._hidden_sizes()
+        estimator._architecture()  # hidden_layer_sizes and image_shape
     except (TypeError, ValueError) as error:  # sklearn's InvalidParameterError
         raise Refusal(f"{what} fail validation: {error}") from None
     return estimator
@@ -463,6 +492,8 @@ def _validated(estimator: _Estimator, what: str) -> _Estimator:
 def _restore_architecture(cls: type, value: Any) -> _Estimator:
     """An estimator whose parameters are the fitted architecture's entries."""
     names = _ARCHITECTURE[cls]
+    if isinstance(value, tuple) and len(value) == len(names) - len(_MLP_ENTRIES):
+        value = (*value[:_MLP_ENTRIES_AT], *_MLP_ENTRIES, *value[_MLP_ENTRIES_AT:])
     if not (isinstance(value, tuple) and len(value) == len(names)):
         raise Refusal(
             f"_fitted_architecture must be a tuple of {len(names)} entries "

@@ -88,7 +88,32 @@ class VAETransformer(_BaseAutoencoder):
 
     activation : {"relu", "tanh", "logistic", "identity", "elu", "gelu", \
             "silu"}, default="relu"
-        Activation between linear layers.
+        Activation between layers (dense and convolutional).
+
+    architecture : {"mlp", "conv"} or callable, default="mlp"
+        The network. "mlp" is a multilayer perceptron of ``hidden_layer_sizes``
+        (:func:`skae.architectures.mlp`). "conv" treats each row as an image of
+        ``image_shape`` (flattened in channels, height, width order) with a
+        convolutional encoder and a transposed-convolutional decoder,
+        ``hidden_layer_sizes`` being the dense layers between them
+        (:func:`skae.architectures.conv`, with channels (32, 64)). A callable
+        ``builder(n_features, n_components)`` returns ``(encoder, decoder)``,
+        two ``torch.nn.Module``: the encoder maps ``(batch, n_features)`` to
+        features of any width, to which the posterior mean and log-variance
+        heads are appended, the decoder maps ``(batch, n_components)`` to
+        ``(batch, n_features)`` (the mean for the Gaussian likelihood, the
+        logits for the others); ``hidden_layer_sizes``, ``activation`` and
+        ``image_shape`` are then unused. Use a module-level function or a
+        :func:`functools.partial` of one, e.g.
+        ``partial(skae.architectures.conv, image_shape=(28, 28), channels=(64,
+        128))``: these clone, pickle and run in parallel grid searches (a lambda
+        does not pickle), but :func:`skae.save` cannot store them (pickle or
+        joblib the estimator instead).
+
+    image_shape : tuple of int or None, default=None
+        Shape of one row as an image, ``(height, width)`` or ``(channels,
+        height, width)``, e.g. ``(28, 28)`` for MNIST; required by
+        ``architecture="conv"`` and ignored by the other architectures.
 
     scaling : {"auto", "global", "standard"} or None, default="auto"
         Internal scaling of the input. "auto" means "global" for the
@@ -257,6 +282,8 @@ class VAETransformer(_BaseAutoencoder):
         *,
         hidden_layer_sizes=(256, 128),
         activation="relu",
+        architecture="mlp",
+        image_shape=None,
         likelihood="gaussian",
         beta=1.0,
         kl_warmup=0,
@@ -282,6 +309,8 @@ class VAETransformer(_BaseAutoencoder):
         self.n_components = n_components
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
+        self.architecture = architecture
+        self.image_shape = image_shape
         self.likelihood = likelihood
         self.beta = beta
         self.kl_warmup = kl_warmup
@@ -306,11 +335,7 @@ class VAETransformer(_BaseAutoencoder):
 
     def _build_module(self, n_features: int) -> torch.nn.Module:
         return build_vae(
-            n_features,
-            self.n_components,
-            self._hidden_sizes(),
-            self.activation,
-            self.likelihood,
+            n_features, self.n_components, self._builder(), self.likelihood
         )
 
     def _architecture(self) -> tuple:
