@@ -111,12 +111,12 @@ class VAETransformer(_BaseAutoencoder):
         sum_k p(x|z_k) p(z_k) / q(z_k|x)``, a tighter lower bound on log p(x)
         that usually gives a better test log-likelihood (``log_likelihood``)
         and more active latent dimensions, at about K times the decoder's
-        cost per step. ``beta`` and the KL warm-up weight multiply
-        ``log p(z_k) - log q(z_k|x)`` inside each importance weight (the
-        bound itself for ``beta=1`` after warm-up). The posterior mean that
-        ``transform`` returns is then less of a summary of the posterior,
-        and ``score_samples`` remains the ELBO, which K > 1 does not
-        maximise.
+        cost per step: it pays off in long fits, while a short fit with a
+        fixed time budget often does better with K=1 and more epochs.
+        ``beta`` and the KL warm-up weight multiply ``log p(z_k) - log
+        q(z_k|x)`` inside each importance weight (the bound itself for
+        ``beta=1`` after warm-up). ``score_samples`` remains the ELBO, which
+        K > 1 does not maximise: compare such models with ``log_likelihood``.
 
     binarize : bool, default=False
         Dynamic binarization, for ``likelihood="bernoulli"`` only: each
@@ -271,8 +271,7 @@ class VAETransformer(_BaseAutoencoder):
     log of the normalised mean counts for "multinomial", the mean of the
     scaled data (about 0) for "gaussian". Training then starts from the
     marginal distribution rather than from noise, which saves the first
-    epochs the work of learning it (worth about a nat of test
-    log-likelihood on binarized MNIST).
+    epochs the work of learning it; the gain shrinks as training goes on.
 
     Examples
     --------
