@@ -171,6 +171,11 @@ class _BaseAutoencoder(
     def _resolved_scaling(self) -> str | None:
         return "global" if self.scaling == "auto" else self.scaling
 
+    def _init_from_data(
+        self, module: torch.nn.Module, X_train: torch.Tensor | SparseRows
+    ) -> None:
+        """Adjust a new, initialised module to the scaled training rows (not warm)."""
+
     def _after_fit(self, Xs: torch.Tensor, seed: int) -> None:
         """Fit anything else that depends on the (scaled) training data."""
 
@@ -295,6 +300,7 @@ class _BaseAutoencoder(
             module = copy.deepcopy(self.module_).to(device)
         else:
             module = self._new_module(X.shape[1], int(init_seed)).to(device)
+            self._init_from_data(module, X_train)
 
         config = TrainingConfig(
             max_iter=self.max_iter,

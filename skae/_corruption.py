@@ -6,6 +6,10 @@ then asks the model to reconstruct the clean batch from it (Vincent et al.,
 that means zero in the caller's units, Gaussian noise has a standard
 deviation in the caller's units, and a user's callable sees (and returns)
 rows in the caller's units. Each draws from the training loop's generator.
+
+A resampling (:class:`Binarize`) differs: it replaces the batch by a draw
+from the data's distribution, which the objective uses both as the input and
+as the target, and only in training.
 """
 
 from __future__ import annotations
@@ -69,6 +73,21 @@ class UserCorruption:
 
 
 CORRUPTIONS: dict[str, type] = {"masking": Masking, "gaussian": GaussianNoise}
+
+
+class Binarize:
+    """Replace a batch of values in [0, 1] by a Bernoulli draw of 0s and 1s.
+
+    Dynamic binarization (e.g. Salakhutdinov & Murray, 2008; Burda et al.,
+    2015): every training batch of grey levels becomes a fresh binary sample
+    with the grey levels as probabilities. Unlike a corruption, which only
+    changes the encoder's input, a resampling replaces the data themselves:
+    the objective uses the draw as the input and as the target. The batch
+    must be in the caller's units (an identity internal scaling).
+    """
+
+    def __call__(self, xs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        return torch.bernoulli(xs, generator=generator)
 
 
 def make_corruption(

@@ -4,7 +4,8 @@ An objective is a callable ``objective(model, x, generator) -> losses`` that
 returns one loss per sample (a tensor of shape ``(n_samples,)``); the training
 loop averages it for the gradient and sums it for reporting. New objectives
 (importance-weighted bounds, denoising, KL warm-up) only have to follow this
-signature.
+signature. :func:`target_and_input` applies a resampling (training only) and
+a corruption of the batch the same way for every objective.
 """
 
 from __future__ import annotations
@@ -37,30 +38,107 @@ class SquaredError:
         return (model(x_in) - x).square().sum(-1)
 
 
+def target_and_input(
+    model: torch.nn.Module,
+    x: torch.Tensor,
+    generator: torch.Generator,
+    resample: Callable | None,
+    corrupt: Callable | None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The batch the likelihood scores and the batch the encoder sees.
+
+    In training (``model.training``) ``resample(x, generator)`` first replaces
+    the batch by a draw (e.g. dynamic binarization) that serves as both; in
+    evaluation the batch stays as given. ``corrupt(x, generator)`` then
+    changes the encoder's input only (denoising), in training and evaluation.
+    """
+    if resample is not None and model.training:
+        x = resample(x, generator)
+    return x, (x if corrupt is None else corrupt(x, generator))
+
+
 class NegativeELBO:
     """Negative evidence lower bound: -E_q[log p(x|z)] + beta * KL(q(z|x) || p(z)).
 
-    One reparameterised sample of z per data point. ``beta=1`` is the VAE
-    bound; other values give the beta-VAE objective. ``kl_weight`` (a 0-d
-    tensor, 1 by default) multiplies ``beta``: a schedule fills it in place
-    for KL warm-up. With ``corrupt`` the encoder sees ``corrupt(x, generator)``
-    and the likelihood scores the clean ``x``.
+    One reparameterised sample of z per data point and the KL term in closed
+    form. ``beta=1`` is the VAE bound; other values give the beta-VAE
+    objective. ``kl_weight`` (a 0-d tensor, 1 by default) multiplies
+    ``beta``: a schedule fills it in place for KL warm-up. With ``corrupt``
+    the encoder sees ``corrupt(x, generator)`` and the likelihood scores the
+    clean ``x``; with ``resample`` each training batch is first replaced by
+    ``resample(x, generator)`` (see :func:`target_and_input`).
     """
 
-    def __init__(self, beta: float = 1.0, corrupt: Callable | None = None) -> None:
+    def __init__(
+        self,
+        beta: float = 1.0,
+        corrupt: Callable | None = None,
+        resample: Callable | None = None,
+    ) -> None:
         self.beta = beta
         self.corrupt = corrupt
+        self.resample = resample
         self.kl_weight = torch.ones((), dtype=torch.float32)
 
     def __call__(
         self, model: torch.nn.Module, x: torch.Tensor, generator: torch.Generator
     ) -> torch.Tensor:
-        x_in = x if self.corrupt is None else self.corrupt(x, generator)
+        x, x_in = target_and_input(model, x, generator, self.resample, self.corrupt)
         out, mu, log_var = model(x_in, generator)
         nll = -model.likelihood.log_prob(x, out)
         # kl_weight stays a 0-d CPU tensor: torch reads it as a scalar on any
         # device, with no copy to the device per step.
         return nll + (self.beta * self.kl_weight) * kl_standard_normal(mu, log_var)
+
+
+class NegativeIWAEBound:
+    """Negative importance-weighted bound (IWAE, Burda et al., 2015) per sample.
+
+    ``-log (1/K) sum_k p(x|z_k) p(z_k) / q(z_k|x)`` with K = ``n_samples``
+    reparameterised draws z_k ~ q(z|x) per row, computed with a log-sum-exp.
+    It is a lower bound on log p(x) at least as tight as the ELBO (K=1 gives
+    the ELBO with a one-sample estimate of the KL term) and tightens as K
+    grows; its gradient weights each draw by its normalised importance
+    weight. All K * n_rows draws are decoded in one batched decoder call.
+
+    ``beta * kl_weight`` multiplies ``log p(z_k) - log q(z_k|x)`` inside each
+    weight, so ``beta=1`` with a full ``kl_weight`` is the IWAE bound, a KL
+    warm-up (``kl_weight`` filled in place by a schedule) starts from the
+    mean of the K reconstruction likelihoods' log-sum-exp, and other ``beta``
+    values give a beta-weighted variant that is no longer a bound on log p(x).
+    ``corrupt`` and ``resample`` act as in :class:`NegativeELBO`; with
+    ``corrupt`` the proposal is q(z|corrupted x).
+    """
+
+    def __init__(
+        self,
+        n_samples: int,
+        beta: float = 1.0,
+        corrupt: Callable | None = None,
+        resample: Callable | None = None,
+    ) -> None:
+        self.n_samples = n_samples
+        self.beta = beta
+        self.corrupt = corrupt
+        self.resample = resample
+        self.kl_weight = torch.ones((), dtype=torch.float32)
+
+    def __call__(
+        self, model: torch.nn.Module, x: torch.Tensor, generator: torch.Generator
+    ) -> torch.Tensor:
+        x, x_in = target_and_input(model, x, generator, self.resample, self.corrupt)
+        mu, log_var = model.encode(x_in)
+        k = self.n_samples
+        eps = torch.randn(
+            (k, *mu.shape), generator=generator, dtype=mu.dtype, device=mu.device
+        )
+        z = model.reparameterize(mu, log_var, eps)
+        out = model.decode(z.reshape(-1, z.shape[-1]))
+        log_px = model.likelihood.log_prob(x.repeat(k, 1), out).reshape(k, -1)
+        # log p(z) - log q(z|x); the 0.5 * log(2 pi) terms cancel.
+        log_ratio = 0.5 * (eps.square() + log_var - z.square()).sum(-1)
+        log_w = log_px + (self.beta * self.kl_weight) * log_ratio
+        return math.log(k) - torch.logsumexp(log_w, dim=0)
 
 
 def elbo_common_noise(

@@ -114,6 +114,10 @@ class GaussianLikelihood(nn.Module):
         """Mean of p(x|z) from the decoder output."""
         return out
 
+    def output_for_mean(self, mean: torch.Tensor) -> torch.Tensor:
+        """Decoder output whose ``mean`` is the per-feature ``mean``: itself."""
+        return mean
+
 
 class BernoulliLikelihood(nn.Module):
     """Independent Bernoulli p(x|z); the decoder output is the logits."""
@@ -127,6 +131,10 @@ class BernoulliLikelihood(nn.Module):
     def mean(self, out: torch.Tensor) -> torch.Tensor:
         """Mean of p(x|z) (pixel probabilities) from the logits."""
         return torch.sigmoid(out)
+
+    def output_for_mean(self, mean: torch.Tensor) -> torch.Tensor:
+        """Logits whose probabilities are ``mean``, clamped to [1e-3, 1 - 1e-3]."""
+        return torch.logit(mean.clamp(1e-3, 1 - 1e-3))
 
 
 class MultinomialLikelihood(nn.Module):
@@ -148,12 +156,56 @@ class MultinomialLikelihood(nn.Module):
         """The feature probabilities (softmax of the logits)."""
         return torch.softmax(out, dim=-1)
 
+    def output_for_mean(self, mean: torch.Tensor) -> torch.Tensor:
+        """Logits whose probabilities are the normalised mean counts ``mean``.
+
+        Probabilities are clamped from below at a thousandth of the uniform
+        one, so features never seen get a finite logit; all-zero counts give
+        uniform logits.
+        """
+        n_features = mean.shape[-1]
+        total = mean.sum(-1, keepdim=True).clamp(min=torch.finfo(mean.dtype).tiny)
+        probs = mean / total
+        return torch.log(probs.clamp(min=1e-3 / n_features))
+
 
 class UnitNorm(nn.Module):
     """Scale each row to unit L2 norm (all-zero rows stay zero)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return nn.functional.normalize(x, dim=-1)
+
+
+def output_layer(module: nn.Module, n_features: int) -> nn.Linear | None:
+    """The linear layer that ends ``module.decoder`` with one bias per feature.
+
+    The decoder's last layer (last of its ``nn.Linear`` and convolutional
+    layers) when it is a ``nn.Linear`` with a bias of ``n_features`` entries
+    and nothing but reshaping follows it; None otherwise (e.g. a transposed
+    convolution, whose bias is per channel, or a final activation), so that
+    callers can skip a data-dependent initialisation of its bias.
+    """
+    decoder = getattr(module, "decoder", None)
+    if not isinstance(decoder, nn.Module):
+        return None
+    leaves = [m for m in decoder.modules() if not list(m.children())]
+    layers = [
+        i
+        for i, m in enumerate(leaves)
+        if isinstance(m, nn.Linear | nn.modules.conv._ConvNd)
+    ]
+    if not layers:
+        return None
+    last = leaves[layers[-1]]
+    reshaping = (nn.Identity, nn.Flatten, nn.Unflatten)
+    if not (
+        isinstance(last, nn.Linear)
+        and last.bias is not None
+        and last.bias.shape == (n_features,)
+        and all(isinstance(m, reshaping) for m in leaves[layers[-1] + 1 :])
+    ):
+        return None
+    return last
 
 
 LIKELIHOODS: dict[str, type[nn.Module]] = {
