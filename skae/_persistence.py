@@ -69,7 +69,14 @@ _ARCHITECTURE = {
 # Files written before architectures were a parameter: MLPs without the
 # entries "architecture" and "image_shape" (inserted after "activation").
 _MLP_ENTRIES_AT, _MLP_ENTRIES = 3, ("mlp", None)
-_PARAMS_ADDED = {"architecture": "mlp", "image_shape": None}
+# Parameters added after the format's first files, with the value that keeps
+# an older file's model what it was (for a refit: today's default).
+_PARAMS_ADDED = {
+    "architecture": "mlp",
+    "image_shape": None,
+    "learning_rate": "adaptive",
+}
+_VAE_PARAMS_ADDED = {"binarize": False, "n_importance_samples": 1}
 _OUTPUT_CONFIGS = {"default", "pandas", "polars"}
 _MIXTURE_TENSORS = (
     "weights_",
@@ -474,8 +481,9 @@ def _check_metadata(metadata: dict[str, str]) -> type:
 def _restore_params(cls: type, text: str) -> _Estimator:
     """A new, unfitted estimator with the saved (and validated) parameters."""
     params = _json_object(text, "params")
-    # Files from before architectures were a parameter hold MLPs without them.
-    params = {**_PARAMS_ADDED, **params}
+    # Files from before these parameters existed hold models without them.
+    added = {**_PARAMS_ADDED, **(_VAE_PARAMS_ADDED if cls is VAETransformer else {})}
+    params = {**added, **params}
     _check_names(params, cls._get_param_names(), "params")
     return _validated(cls(**params), "params")
 
