@@ -11,7 +11,8 @@ in :mod:`skae._training` only calls these two methods.
   improving, then refines and stops on its own.
 * ``"cosine"``: a linear warm-up over the first 5% of the steps, then a
   cosine decay to zero at ``max_iter`` epochs (Loshchilov & Hutter, 2017):
-  the best use of a known budget of epochs.
+  the best use of a known budget of epochs, which it always runs whole
+  (plateaus do not stop it; reaching ``max_iter`` is its convergence).
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ SCHEDULES = ("constant", "adaptive", "cosine")
 
 class ConstantRate:
     """The initial learning rate throughout; a plateau ends training."""
+
+    # Whether the schedule ends at max_iter by design (no early stop).
+    fixed_length = False
 
     def __init__(self, optimizer: torch.optim.Optimizer, total_steps: int) -> None:
         self.optimizer = optimizer
@@ -65,6 +69,7 @@ class CosineRate(ConstantRate):
     """Linear warm-up over ``warmup`` of the steps, then cosine decay to 0."""
 
     warmup = 0.05
+    fixed_length = True
 
     def on_step(self, step: int) -> None:
         n_warmup = max(1, round(self.warmup * self.total_steps))
@@ -74,6 +79,9 @@ class CosineRate(ConstantRate):
             progress = (step - n_warmup) / max(1, self.total_steps - n_warmup)
             factor = 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
         self.set_factor(factor)
+
+    def on_plateau(self) -> bool:
+        return True
 
 
 _CLASSES = {"constant": ConstantRate, "adaptive": AdaptiveRate, "cosine": CosineRate}

@@ -281,6 +281,9 @@ def fit_module(
             if not schedule.on_plateau():
                 history.converged = True
                 break
+    else:
+        # A fixed-length schedule has converged when it has run its course.
+        history.converged = schedule.fixed_length
     epochs.close()
     if X_val is not None or history.interrupted:
         kept.restore(module)
