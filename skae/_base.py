@@ -275,10 +275,11 @@ class _BaseAutoencoder(
                 f"{self._fitted_architecture}, now {architecture}. "
                 "Set warm_start=False to fit a new model."
             )
-        if self.corruption == "masking" and self.corruption_level >= 1:
+        if self.corruption in ("masking", "salt_pepper") and self.corruption_level >= 1:
             raise ValueError(
-                "corruption='masking' drops each entry with probability "
-                f"corruption_level, which must be below 1; got {self.corruption_level}."
+                f"corruption={self.corruption!r} replaces each entry with "
+                "probability corruption_level, which must be below 1; got "
+                f"{self.corruption_level}."
             )
         device = _resolve_device(self.device)
         rng = check_random_state(self.random_state)

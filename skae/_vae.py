@@ -168,10 +168,14 @@ class VAETransformer(_BaseAutoencoder):
         feeds the data as it is. Outputs of ``inverse_transform``, ``sample``
         and ``score_samples`` are always in the caller's units.
 
-    corruption : {"masking", "gaussian"}, callable or None, default=None
+    corruption : {"masking", "salt_pepper", "gaussian"}, callable or None, \
+            default=None
         Train to reconstruct each clean batch from a corrupted copy
         (denoising). "masking" sets each entry to zero with probability
         ``corruption_level`` (Mult-VAE's input dropout for user-item data);
+        "salt_pepper" sets each entry with probability ``corruption_level``
+        to 0 or 1 in the data's units (half each), the minimum and maximum
+        of images scaled to [0, 1];
         "gaussian" adds noise of standard deviation ``corruption_level`` in
         the data's units; a callable ``fn(X_batch, generator)`` returns a
         corrupted copy of a float32 torch batch in the data's units (draw
@@ -180,8 +184,9 @@ class VAETransformer(_BaseAutoencoder):
         see clean input.
 
     corruption_level : float, default=0.5
-        Drop probability for "masking" (below 1), noise standard deviation
-        for "gaussian"; unused otherwise.
+        Drop probability for "masking" and replacement probability for
+        "salt_pepper" (both below 1), noise standard deviation for
+        "gaussian"; unused otherwise.
 
     max_iter : int, default=200
         Maximum number of epochs.
