@@ -313,6 +313,15 @@ class AutoencoderTransformer(_BaseAutoencoder):
         with threadpool_limits(1, user_api="blas"), _numpy_only():
             self.latent_density_ = density.fit(codes)
 
+    def _latent_origin(self) -> np.ndarray:
+        if self.latent_density_ is None:
+            raise ValueError(
+                f"{type(self).__name__} was fitted on a single sample, so it has "
+                "no mean training code to traverse from; pass x=..."
+            )
+        density = self.latent_density_
+        return density.weights_ @ density.means_
+
     def _sample_codes(self, n_samples: int, rng: np.random.RandomState) -> np.ndarray:
         if self.latent_density_ is None:
             raise ValueError(

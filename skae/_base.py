@@ -29,6 +29,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from . import architectures
 from ._corruption import CORRUPTIONS, make_corruption
 from ._inference import batch_invariant, map_tiles
+from ._latent import _LatentMixin
 from ._modules import ACTIVATIONS, Builder, activation_elements, init_parameters
 from ._scaling import Standardizer, fit_scaling
 from ._schedules import SCHEDULES
@@ -92,7 +93,11 @@ def _transaction(estimator: BaseEstimator) -> Iterator[None]:
 
 
 class _BaseAutoencoder(
-    ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator, metaclass=ABCMeta
+    _LatentMixin,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    BaseEstimator,
+    metaclass=ABCMeta,
 ):
     """Base class of the autoencoder transformers.
 

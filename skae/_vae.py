@@ -499,6 +499,9 @@ class VAETransformer(_BaseAutoencoder):
     def _sample_codes(self, n_samples: int, rng: np.random.RandomState) -> np.ndarray:
         return rng.standard_normal((n_samples, self.n_components_))
 
+    def _latent_origin(self) -> np.ndarray:
+        return np.zeros(self.n_components_)
+
     def log_likelihood(self, X, n_samples=1000, random_state=None):
         """Importance-weighted estimate of each sample's log-likelihood, in nats.
 
