@@ -24,6 +24,10 @@ from ._losses import (
 from ._modules import LIKELIHOODS, build_vae, output_layer
 from ._sparse import SparseRows
 
+# Burda et al. (2015): a latent dimension is active when the variance of its
+# posterior means over the data exceeds 0.01.
+ACTIVE_UNIT_THRESHOLD = 0.01
+
 # Likelihoods that model the data as they are: their range, and what to do.
 _DATA_RANGES = {
     "bernoulli": (
@@ -286,6 +290,17 @@ class VAETransformer(_BaseAutoencoder):
     n_iter_ : int
         Number of epochs run.
 
+    posterior_mean_variance_ : ndarray of shape (n_components,)
+        Variance over the training rows of the posterior means (what
+        ``transform`` returns), per latent dimension: the activity of each
+        dimension (Burda et al., 2015). A dimension with a variance near 0
+        encodes nothing about the data (posterior collapse): its posterior
+        is the prior whatever the input.
+
+    active_units_ : int
+        Number of latent dimensions whose ``posterior_mean_variance_``
+        exceeds 0.01, Burda et al.'s (2015) count of active units.
+
     n_features_in_ : int
         Number of features seen during ``fit``.
 
@@ -414,6 +429,22 @@ class VAETransformer(_BaseAutoencoder):
                 f"likelihood='bernoulli', got likelihood={self.likelihood!r}."
             )
         super()._fit(X, warm)
+        self._fit_active_units(X)
+
+    def _fit_active_units(self, X) -> None:
+        """Variance of the posterior means over the training rows, in tiles."""
+        module = self._inference_module()
+
+        def mean(xs: torch.Tensor) -> torch.Tensor:
+            return module.encode(xs)[0]
+
+        means = self._map_scaled(
+            mean, X, (self.n_components_,), np.float64, row_bytes=self._row_bytes()
+        )
+        self.posterior_mean_variance_ = means.var(axis=0)
+        self.active_units_ = int(
+            np.count_nonzero(self.posterior_mean_variance_ > ACTIVE_UNIT_THRESHOLD)
+        )
 
     def _objective(self, corrupt) -> NegativeELBO | NegativeIWAEBound:
         # Bernoulli data are in [0, 1] and unscaled (_check_X refuses any
