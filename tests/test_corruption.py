@@ -8,6 +8,8 @@ from skae import AutoencoderTransformer, VAETransformer
 from skae._corruption import make_corruption
 from skae._scaling import Standardizer
 
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
 FAST = dict(hidden_layer_sizes=(16,), max_iter=3, device="cpu", random_state=0)
 
 

@@ -5,6 +5,8 @@ import pytest
 
 from skae import AutoencoderTransformer, VAETransformer
 
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
 FAST = dict(hidden_layer_sizes=(16,), max_iter=3, device="cpu", random_state=0)
 
 
