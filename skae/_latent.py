@@ -82,13 +82,14 @@ class _LatentMixin:
 
     def _code_of_one(self, x: object, name: str) -> np.ndarray:
         """The code, shape (n_components_,), of one sample ``x``."""
-        if getattr(x, "ndim", np.ndim(x)) == 1:
+        if not hasattr(x, "shape"):
+            x = np.asarray(x)
+        if x.ndim == 1:
             x = np.asarray(x).reshape(1, -1)
-        n_rows = getattr(x, "shape", (len(x),))[0]
-        if getattr(x, "ndim", np.ndim(x)) != 2 or n_rows != 1:
+        if x.ndim != 2 or x.shape[0] != 1:
             raise ValueError(
                 f"{name} must be one sample: an array-like of shape (n_features,) "
-                f"or (1, n_features), got shape {np.shape(x)}."
+                f"or (1, n_features), got shape {x.shape}."
             )
         return self.transform(x)[0]
 

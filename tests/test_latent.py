@@ -23,8 +23,9 @@ def test_interpolate_endpoints_are_the_reconstructions(fitted):
     ends = est.inverse_transform(est.transform(X[:2]))
     np.testing.assert_allclose(path[0], ends[0], rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(path[-1], ends[1], rtol=1e-6, atol=1e-6)
-    # (1, n_features) rows work as well as 1-D ones.
+    # (1, n_features) rows and lists work as well as 1-D arrays.
     np.testing.assert_array_equal(est.interpolate(X[:1], X[1:2], n_steps=6), path)
+    np.testing.assert_array_equal(est.interpolate(list(X[0]), X[1], 6), path)
 
 
 def test_interpolate_is_linear_in_latent_space(fitted):
@@ -74,6 +75,8 @@ def test_validation(fitted):
             est.interpolate(X[0], X[1], n_steps=bad)
     with pytest.raises(ValueError, match="x_end must be one sample"):
         est.interpolate(X[0], X[:2])
+    with pytest.raises(ValueError, match="x_start must be one sample"):
+        est.interpolate(3.0, X[1])
     with pytest.raises(ValueError, match="64 features"):
         est.interpolate(X[0, :10], X[1])
     for bad in (3, -1, [0, 5], [], [0.5], np.zeros((2, 2), dtype=int)):
