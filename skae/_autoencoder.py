@@ -74,10 +74,14 @@ class AutoencoderTransformer(_BaseAutoencoder):
         feeds the data as it is. Outputs of ``inverse_transform``, ``sample``
         and ``score_samples`` are always in the caller's units.
 
-    corruption : {"masking", "gaussian"}, callable or None, default=None
+    corruption : {"masking", "salt_pepper", "gaussian"}, callable or None, \
+            default=None
         Train to reconstruct each clean batch from a corrupted copy
         (denoising). "masking" sets each entry to zero with probability
         ``corruption_level`` (Mult-VAE's input dropout for user-item data);
+        "salt_pepper" sets each entry with probability ``corruption_level``
+        to 0 or 1 in the data's units (half each), the minimum and maximum
+        of images scaled to [0, 1];
         "gaussian" adds noise of standard deviation ``corruption_level`` in
         the data's units; a callable ``fn(X_batch, generator)`` returns a
         corrupted copy of a float32 torch batch in the data's units (draw
@@ -86,8 +90,9 @@ class AutoencoderTransformer(_BaseAutoencoder):
         see clean input.
 
     corruption_level : float, default=0.5
-        Drop probability for "masking" (below 1), noise standard deviation
-        for "gaussian"; unused otherwise.
+        Drop probability for "masking" and replacement probability for
+        "salt_pepper" (both below 1), noise standard deviation for
+        "gaussian"; unused otherwise.
 
     max_iter : int, default=200
         Maximum number of epochs.
@@ -307,6 +312,15 @@ class AutoencoderTransformer(_BaseAutoencoder):
         # mixture is NumPy's whatever sklearn's array API setting.
         with threadpool_limits(1, user_api="blas"), _numpy_only():
             self.latent_density_ = density.fit(codes)
+
+    def _latent_origin(self) -> np.ndarray:
+        if self.latent_density_ is None:
+            raise ValueError(
+                f"{type(self).__name__} was fitted on a single sample, so it has "
+                "no mean training code to traverse from; pass x=..."
+            )
+        density = self.latent_density_
+        return density.weights_ @ density.means_
 
     def _sample_codes(self, n_samples: int, rng: np.random.RandomState) -> np.ndarray:
         if self.latent_density_ is None:

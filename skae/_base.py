@@ -29,6 +29,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from . import architectures
 from ._corruption import CORRUPTIONS, make_corruption
 from ._inference import batch_invariant, map_tiles
+from ._latent import _LatentMixin
 from ._modules import ACTIVATIONS, Builder, activation_elements, init_parameters
 from ._scaling import Standardizer, fit_scaling
 from ._schedules import SCHEDULES
@@ -92,7 +93,11 @@ def _transaction(estimator: BaseEstimator) -> Iterator[None]:
 
 
 class _BaseAutoencoder(
-    ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator, metaclass=ABCMeta
+    _LatentMixin,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    BaseEstimator,
+    metaclass=ABCMeta,
 ):
     """Base class of the autoencoder transformers.
 
@@ -275,10 +280,11 @@ class _BaseAutoencoder(
                 f"{self._fitted_architecture}, now {architecture}. "
                 "Set warm_start=False to fit a new model."
             )
-        if self.corruption == "masking" and self.corruption_level >= 1:
+        if self.corruption in ("masking", "salt_pepper") and self.corruption_level >= 1:
             raise ValueError(
-                "corruption='masking' drops each entry with probability "
-                f"corruption_level, which must be below 1; got {self.corruption_level}."
+                f"corruption={self.corruption!r} replaces each entry with "
+                "probability corruption_level, which must be below 1; got "
+                f"{self.corruption_level}."
             )
         device = _resolve_device(self.device)
         rng = check_random_state(self.random_state)

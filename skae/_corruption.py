@@ -3,7 +3,8 @@
 A corruption maps a batch of scaled rows to a corrupted copy; the objective
 then asks the model to reconstruct the clean batch from it (Vincent et al.,
 2008). Levels are in the caller's units: masking sets entries to the value
-that means zero in the caller's units, Gaussian noise has a standard
+that means zero in the caller's units, salt-and-pepper noise to the values
+that mean 0 and 1 in the caller's units, Gaussian noise has a standard
 deviation in the caller's units, and a user's callable sees (and returns)
 rows in the caller's units. Each draws from the training loop's generator.
 
@@ -39,6 +40,26 @@ class Masking:
         return torch.where(u < self.level, self.zero, xs)
 
 
+class SaltPepper:
+    """Set each entry with probability ``level`` to 0 or 1 in the caller's units.
+
+    Salt-and-pepper noise (Vincent et al., 2010) for images scaled to
+    [0, 1]: a replaced entry becomes the data's minimum (0) or maximum (1),
+    each with probability one half. One uniform draw per entry decides both
+    whether and to what it is replaced.
+    """
+
+    def __init__(self, level: float, standardizer: Standardizer) -> None:
+        self.level = level
+        self.low = standardizer.shift.float()  # 0 in the caller's units
+        self.high = (standardizer.shift + standardizer.inv).float()  # 1
+
+    def __call__(self, xs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        u = torch.rand(xs.shape, generator=generator, dtype=xs.dtype, device=xs.device)
+        replaced = torch.where(u < 0.5 * self.level, self.low, self.high)
+        return torch.where(u < self.level, replaced, xs)
+
+
 class GaussianNoise:
     """Add Gaussian noise of standard deviation ``level`` in the caller's units."""
 
@@ -72,7 +93,11 @@ class UserCorruption:
         return self.standardizer.scale_into(corrupted.to(xs.dtype), out)
 
 
-CORRUPTIONS: dict[str, type] = {"masking": Masking, "gaussian": GaussianNoise}
+CORRUPTIONS: dict[str, type] = {
+    "masking": Masking,
+    "salt_pepper": SaltPepper,
+    "gaussian": GaussianNoise,
+}
 
 
 class Binarize:

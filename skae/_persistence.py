@@ -28,7 +28,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._autoencoder import AutoencoderTransformer
 from ._json_tags import Refusal, _from_json, _to_json, decode_json, preview
 from ._safetensors_header import Spec, read_header
-from ._vae import VAETransformer
+from ._vae import ACTIVE_UNIT_THRESHOLD, VAETransformer
 
 __all__ = ["_from_json", "_to_json", "load", "save"]
 
@@ -42,8 +42,11 @@ _INFO_METADATA = ("skae_version", "torch_version")  # for people, not read back
 # tensors. The entries of _fitted_architecture are these parameters at fit time.
 _ATTRIBUTES = {
     AutoencoderTransformer: ("latent_density_",),
-    VAETransformer: (),
+    VAETransformer: ("posterior_mean_variance_", "active_units_"),
 }
+# Attributes that files written before they existed lack: such files load
+# into models without them (they cannot be computed without the data).
+_ATTRIBUTES_ADDED = ("posterior_mean_variance_", "active_units_")
 _COMMON_ATTRIBUTES = (
     "n_components_",
     "n_features_in_",
@@ -258,8 +261,9 @@ def _serialize(estimator: Any) -> tuple[dict[str, str], dict[str, np.ndarray]]:
     for name in _OPTIONAL_ATTRIBUTES:
         if name in vars(estimator):
             attributes[name] = getattr(estimator, name)
-    if "feature_names_in_" in attributes:
-        attributes["feature_names_in_"] = attributes["feature_names_in_"].tolist()
+    for name in ("feature_names_in_", "posterior_mean_variance_"):
+        if name in attributes:
+            attributes[name] = attributes[name].tolist()
     arrays = _module_arrays(estimator.module_)
     arrays["mean_"] = np.ascontiguousarray(estimator.mean_)
     arrays["scale_"] = np.ascontiguousarray(estimator.scale_)
@@ -520,7 +524,10 @@ def _restore_architecture(cls: type, value: Any) -> _Estimator:
 def _restore_attributes(cls: type, text: str) -> dict[str, Any]:
     """The fitted attributes saved as JSON, each checked for its type."""
     saved = _json_object(text, "attributes")
-    _check_names(saved, _attribute_names(cls), "attributes", _OPTIONAL_ATTRIBUTES)
+    expected = _attribute_names(cls)
+    if not any(name in saved for name in _ATTRIBUTES_ADDED):
+        expected = tuple(name for name in expected if name not in _ATTRIBUTES_ADDED)
+    _check_names(saved, expected, "attributes", _OPTIONAL_ATTRIBUTES)
     attributes = {
         "n_components_": _integer(saved, "n_components_", 1),
         "n_features_in_": _integer(saved, "n_features_in_", 1),
@@ -538,11 +545,32 @@ def _restore_attributes(cls: type, text: str) -> dict[str, Any]:
         attributes["_sklearn_output_config"] = _output_config(
             saved["_sklearn_output_config"]
         )
+    if "active_units_" in saved:
+        attributes.update(_active_units(saved, attributes["n_components_"]))
     if "latent_density_" in saved:
         attributes["latent_density_"] = _restore_mixture(
             saved["latent_density_"], attributes["n_components_"]
         )
     return attributes
+
+
+def _active_units(saved: dict, n_components: int) -> dict[str, Any]:
+    """``posterior_mean_variance_`` and ``active_units_``, checked together."""
+    variance = _floats(saved, "posterior_mean_variance_")
+    if len(variance) != n_components or min(variance) < 0:
+        raise Refusal(
+            f"posterior_mean_variance_ must hold n_components_={n_components} "
+            f"non-negative numbers, got {preview(variance)}."
+        )
+    variance = np.array(variance, dtype=np.float64)
+    count = _integer(saved, "active_units_", 0)
+    expected = int(np.count_nonzero(variance > ACTIVE_UNIT_THRESHOLD))
+    if count != expected:
+        raise Refusal(
+            f"active_units_={count} differs from the {expected} entries of "
+            f"posterior_mean_variance_ above {ACTIVE_UNIT_THRESHOLD}."
+        )
+    return {"posterior_mean_variance_": variance, "active_units_": count}
 
 
 def _restore_mixture(value: Any, n_components: int) -> GaussianMixture | None:

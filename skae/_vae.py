@@ -24,6 +24,10 @@ from ._losses import (
 from ._modules import LIKELIHOODS, build_vae, output_layer
 from ._sparse import SparseRows
 
+# Burda et al. (2015): a latent dimension is active when the variance of its
+# posterior means over the data exceeds 0.01.
+ACTIVE_UNIT_THRESHOLD = 0.01
+
 # Likelihoods that model the data as they are: their range, and what to do.
 _DATA_RANGES = {
     "bernoulli": (
@@ -168,10 +172,14 @@ class VAETransformer(_BaseAutoencoder):
         feeds the data as it is. Outputs of ``inverse_transform``, ``sample``
         and ``score_samples`` are always in the caller's units.
 
-    corruption : {"masking", "gaussian"}, callable or None, default=None
+    corruption : {"masking", "salt_pepper", "gaussian"}, callable or None, \
+            default=None
         Train to reconstruct each clean batch from a corrupted copy
         (denoising). "masking" sets each entry to zero with probability
         ``corruption_level`` (Mult-VAE's input dropout for user-item data);
+        "salt_pepper" sets each entry with probability ``corruption_level``
+        to 0 or 1 in the data's units (half each), the minimum and maximum
+        of images scaled to [0, 1];
         "gaussian" adds noise of standard deviation ``corruption_level`` in
         the data's units; a callable ``fn(X_batch, generator)`` returns a
         corrupted copy of a float32 torch batch in the data's units (draw
@@ -180,8 +188,9 @@ class VAETransformer(_BaseAutoencoder):
         see clean input.
 
     corruption_level : float, default=0.5
-        Drop probability for "masking" (below 1), noise standard deviation
-        for "gaussian"; unused otherwise.
+        Drop probability for "masking" and replacement probability for
+        "salt_pepper" (both below 1), noise standard deviation for
+        "gaussian"; unused otherwise.
 
     max_iter : int, default=200
         Maximum number of epochs.
@@ -280,6 +289,17 @@ class VAETransformer(_BaseAutoencoder):
 
     n_iter_ : int
         Number of epochs run.
+
+    posterior_mean_variance_ : ndarray of shape (n_components,)
+        Variance over the training rows of the posterior means (what
+        ``transform`` returns), per latent dimension: the activity of each
+        dimension (Burda et al., 2015). A dimension with a variance near 0
+        encodes nothing about the data (posterior collapse): its posterior
+        is the prior whatever the input.
+
+    active_units_ : int
+        Number of latent dimensions whose ``posterior_mean_variance_``
+        exceeds 0.01, Burda et al.'s (2015) count of active units.
 
     n_features_in_ : int
         Number of features seen during ``fit``.
@@ -409,6 +429,22 @@ class VAETransformer(_BaseAutoencoder):
                 f"likelihood='bernoulli', got likelihood={self.likelihood!r}."
             )
         super()._fit(X, warm)
+        self._fit_active_units(X)
+
+    def _fit_active_units(self, X) -> None:
+        """Variance of the posterior means over the training rows, in tiles."""
+        module = self._inference_module()
+
+        def mean(xs: torch.Tensor) -> torch.Tensor:
+            return module.encode(xs)[0]
+
+        means = self._map_scaled(
+            mean, X, (self.n_components_,), np.float64, row_bytes=self._row_bytes()
+        )
+        self.posterior_mean_variance_ = means.var(axis=0)
+        self.active_units_ = int(
+            np.count_nonzero(self.posterior_mean_variance_ > ACTIVE_UNIT_THRESHOLD)
+        )
 
     def _objective(self, corrupt) -> NegativeELBO | NegativeIWAEBound:
         # Bernoulli data are in [0, 1] and unscaled (_check_X refuses any
@@ -493,6 +529,9 @@ class VAETransformer(_BaseAutoencoder):
 
     def _sample_codes(self, n_samples: int, rng: np.random.RandomState) -> np.ndarray:
         return rng.standard_normal((n_samples, self.n_components_))
+
+    def _latent_origin(self) -> np.ndarray:
+        return np.zeros(self.n_components_)
 
     def log_likelihood(self, X, n_samples=1000, random_state=None):
         """Importance-weighted estimate of each sample's log-likelihood, in nats.

@@ -26,7 +26,8 @@ def _parser() -> argparse.ArgumentParser:
         help="compare PCA, AutoencoderTransformer and VAETransformer",
         description=(
             "Fit PCA, AutoencoderTransformer and VAETransformer at several latent "
-            "sizes on sklearn's digits (75%% train, 25%% test) or MNIST and print "
+            "sizes on sklearn's digits (75%% train, 25%% test), MNIST or "
+            "Fashion-MNIST and print "
             "reconstruction error, logistic-regression accuracy on the codes, "
             "test log-likelihood and fit time."
         ),
@@ -36,14 +37,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     cmp.add_argument(
         "--dataset",
-        choices=["digits", "mnist"],
+        choices=["digits", "mnist", "fashion"],
         default="digits",
-        help="digits (embedded, default) or MNIST's canonical split, pixels / 255",
+        help=(
+            "digits (embedded, default), MNIST's or Fashion-MNIST's (fashion) "
+            "canonical split, pixels / 255"
+        ),
     )
     cmp.add_argument(
         "--data",
         default=None,
-        help="MNIST .npz file or IDX folder (see skae.datasets.load_mnist)",
+        help=(
+            "MNIST or Fashion-MNIST .npz file or IDX folder (see "
+            "skae.datasets.load_mnist and load_fashion_mnist)"
+        ),
     )
     cmp.add_argument("--max-iter", type=int, default=100, help="epochs (default 100)")
     cmp.add_argument("--random-state", type=int, default=0)
@@ -55,10 +62,10 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``skae`` console script."""
     args = _parser().parse_args(argv)
-    if args.dataset == "mnist":
-        mnist = load_image_dataset("mnist", args.data)
-        X_train, X_test = mnist.X_train, mnist.X_test
-        y_train, y_test = mnist.y_train, mnist.y_test
+    if args.dataset in ("mnist", "fashion"):
+        images = load_image_dataset(args.dataset, args.data)
+        X_train, X_test = images.X_train, images.X_test
+        y_train, y_test = images.y_train, images.y_test
         units = "pixels 0..1"
     else:
         X, y = load_digits(return_X_y=True)

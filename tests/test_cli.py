@@ -4,8 +4,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+from sklearn.utils import Bunch
 
+from skae import datasets
 from skae._compare import format_table
 from skae.cli import main
 
@@ -57,3 +60,32 @@ def test_compare_on_mnist(capsys):
     )
     # PCA with 2 components on MNIST / 255: about 43.6 squared error per test image.
     assert 42 < float(pca_row.split("|")[3]) < 45
+
+
+def test_compare_on_fashion_with_a_tiny_loader(capsys, monkeypatch):
+    rng = np.random.RandomState(0)
+    calls = []
+
+    def tiny_fashion(data_home=None):
+        calls.append(data_home)
+        return Bunch(
+            X_train=rng.randint(0, 256, (40, 784)).astype(np.uint8),
+            X_test=rng.randint(0, 256, (20, 784)).astype(np.uint8),
+            y_train=np.arange(40, dtype=np.uint8) % 10,
+            y_test=np.arange(20, dtype=np.uint8) % 10,
+            source="a tiny stand-in",
+        )
+
+    monkeypatch.setattr(datasets, "load_fashion_mnist", tiny_fashion)
+    argv = ["compare", "--dataset", "fashion", "--data", "somewhere"]
+    assert main([*argv, "--n-components", "2", "--max-iter", "1", "--quiet"]) == 0
+    assert calls == ["somewhere"]
+    out = capsys.readouterr().out
+    assert "fashion: 40 train / 20 test samples, 784 features" in out
+    assert "pixels 0..1" in out
+
+
+def test_help_names_fashion(capsys):
+    with pytest.raises(SystemExit):
+        main(["compare", "--help"])
+    assert "Fashion-MNIST" in capsys.readouterr().out

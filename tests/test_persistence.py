@@ -688,3 +688,46 @@ def test_any_json_in_params_or_attributes_loads_or_is_refused(data, saved_ae):
         load(path)
     except ValueError as error:
         assert str(error).startswith(f"cannot load {str(path)!r}: ")
+
+
+# ------------------------------------------------------------ active units
+def test_active_units_round_trip(fitted, tmp_path):
+    vae = fitted[VAETransformer]
+    path = tmp_path / "vae.safetensors"
+    save(vae, path)
+    loaded = load(path)
+    np.testing.assert_array_equal(
+        loaded.posterior_mean_variance_, vae.posterior_mean_variance_
+    )
+    assert loaded.posterior_mean_variance_.dtype == np.float64
+    assert loaded.active_units_ == vae.active_units_
+
+
+def test_files_from_before_active_units_load_without_them(fitted, tmp_path):
+    path = tmp_path / "vae.safetensors"
+    save(fitted[VAETransformer], path)
+
+    def drop(attributes):
+        del attributes["posterior_mean_variance_"], attributes["active_units_"]
+
+    old = rewrite(path, tmp_path / "old.safetensors", edit_json("attributes", drop))
+    loaded = load(old)
+    assert not hasattr(loaded, "active_units_")
+    assert_same_model(loaded, fitted[VAETransformer], make_X())
+
+
+@pytest.mark.parametrize(
+    "edit, match",
+    [
+        (lambda a: a.pop("active_units_"), r"missing attributes \['active_units_'\]"),
+        (lambda a: a.update(active_units_=a["active_units_"] + 1), "differs"),
+        (lambda a: a.update(posterior_mean_variance_=[1.0]), "n_components_=2"),
+        (lambda a: a.update(posterior_mean_variance_=[-1.0, 0.5]), "non-negative"),
+    ],
+)
+def test_inconsistent_active_units_are_refused(fitted, tmp_path, edit, match):
+    path = tmp_path / "vae.safetensors"
+    save(fitted[VAETransformer], path)
+    bad = rewrite(path, tmp_path / "bad.safetensors", edit_json("attributes", edit))
+    with pytest.raises(ValueError, match=match):
+        load(bad)
