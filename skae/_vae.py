@@ -226,7 +226,7 @@ class VAETransformer(_BaseAutoencoder):
         Epochs without an improvement of at least ``tol`` that make a
         plateau (see ``learning_rate``).
 
-    tol : float, default=1e-2
+    tol : float, default=5e-3
         Minimum relative improvement of the monitored mean loss per sample:
         an epoch improves when it lowers the best loss so far by more than
         ``tol`` times its magnitude, whatever the data's units.
@@ -377,7 +377,7 @@ class VAETransformer(_BaseAutoencoder):
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,
-        tol=1e-2,
+        tol=5e-3,
         shuffle=True,
         random_state=None,
         verbose=0,

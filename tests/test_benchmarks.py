@@ -84,12 +84,13 @@ def test_bench_quality_quick(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-2000:]
     text = page.read_text()
-    for title in ("30 components (MLP)", "convolutional", "classifiers", "VAE, Bern"):
+    for title in ("30 components", "convolutional", "classifiers", "VAE, Bern"):
         assert title in text
     assert (tmp_path / "_static" / "quality_error_vs_time.png").exists()
     stored = json.loads(results.read_text())
-    assert set(stored) == {"ae30", "conv64", "classify", "vae", "digits"}
-    assert all(len(stored[p]["curve"]) == 2 for p in ("ae30", "conv64"))
+    assert set(stored) == {"ae30", "conv30", "conv64", "classify", "vae", "digits"}
+    assert all(len(stored[p]["curve"]) == 2 for p in ("ae30", "conv30", "conv64"))
+    assert "ran 2 epochs" in text  # the defaults row of the classify part
     # Only the chosen part runs again; the others keep their stored numbers.
     again = subprocess.run(
         [*cmd, "--part", "digits", "--output", str(page), "--results", str(results)],

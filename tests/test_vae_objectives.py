@@ -1,6 +1,7 @@
 """VAE objectives: importance-weighted bound, dynamic binarization, output bias."""
 
 import math
+from functools import partial
 
 import numpy as np
 import pytest
@@ -9,7 +10,7 @@ import torch
 from torch import nn
 
 import skae._modules
-from skae import VAETransformer, load, save
+from skae import VAETransformer, architectures, load, save
 from skae._corruption import Binarize, make_corruption
 from skae._losses import (
     NegativeELBO,
@@ -41,7 +42,8 @@ def pixels(digits):
 
 
 def tiny_vae(n_features=8, likelihood="bernoulli", seed=0):
-    module = build_vae(n_features, 3, [16], "tanh", likelihood)
+    builder = partial(architectures.mlp, hidden_layer_sizes=[16], activation="tanh")
+    module = build_vae(n_features, 3, builder, likelihood)
     init_parameters(module, torch.Generator().manual_seed(seed))
     return module
 
