@@ -466,6 +466,9 @@ def report(results: dict, out: Path, settings: str) -> None:
                 f"| {pca['knn']:.4f} | {ae['knn']:.4f} | {pca['error']:.2f} "
                 f"| {ae['error']:.2f} | {ae['fit_seconds']:.0f} |"
             )
+        missing = [k for k in KS if ("skae", k) not in by]
+        if missing:
+            lines += ["", f"Not measured in the stored run: k = {missing}."]
         d = by.get(("skae defaults", 30))
         if d is not None:
             lines += [
