@@ -152,7 +152,7 @@ class _LatentMixin:
             rows).
 
         dims : int or array-like of int, default=None
-            Latent dimensions to traverse, in [0, n_components_); None means
+            Latent dimensions to traverse, in ``[0, n_components_)``; None means
             all of them.
 
         values : array-like of float, default=None
