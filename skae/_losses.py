@@ -129,16 +129,33 @@ class NegativeIWAEBound:
         x, x_in = target_and_input(model, x, generator, self.resample, self.corrupt)
         mu, log_var = model.encode(x_in)
         k = self.n_samples
-        eps = torch.randn(
-            (k, *mu.shape), generator=generator, dtype=mu.dtype, device=mu.device
-        )
-        z = model.reparameterize(mu, log_var, eps)
-        out = model.decode(z.reshape(-1, z.shape[-1]))
-        log_px = model.likelihood.log_prob(x.repeat(k, 1), out).reshape(k, -1)
-        # log p(z) - log q(z|x); the 0.5 * log(2 pi) terms cancel.
-        log_ratio = 0.5 * (eps.square() + log_var - z.square()).sum(-1)
+        log_px, log_ratio = draw_log_weights(model, x, mu, log_var, k, generator)
         log_w = log_px + (self.beta * self.kl_weight) * log_ratio
         return math.log(k) - torch.logsumexp(log_w, dim=0)
+
+
+def draw_log_weights(
+    model: torch.nn.Module,
+    x: torch.Tensor,
+    mu: torch.Tensor,
+    log_var: torch.Tensor,
+    k: int,
+    generator: torch.Generator,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``log p(x|z)`` and ``log p(z) - log q(z|x)`` for ``k`` draws per row.
+
+    Both of shape ``(k, n_rows)``; the ``k * n_rows`` draws z ~ q(z|x) =
+    N(mu, exp(log_var)) are decoded in one call. Shared by the IWAE training
+    bound and the log-likelihood estimate, so both see the same draws.
+    """
+    eps = torch.randn(
+        (k, *mu.shape), generator=generator, dtype=mu.dtype, device=mu.device
+    )
+    z = model.reparameterize(mu, log_var, eps)
+    out = model.decode(z.reshape(-1, z.shape[-1]))
+    log_px = model.likelihood.log_prob(x.repeat(k, 1), out).reshape(k, -1)
+    # log p(z) - log q(z|x); the 0.5 * log(2 pi) terms cancel.
+    return log_px, 0.5 * (eps.square() + log_var - z.square()).sum(-1)
 
 
 def elbo_common_noise(
@@ -173,20 +190,10 @@ def importance_weighted_log_likelihood(
     and combined with a running log-sum-exp.
     """
     mu, log_var = model.encode(x)
-    std = torch.exp(0.5 * log_var)
-    half_log_2pi = 0.5 * math.log(2 * math.pi)
     chunk = max(1, max_rows // x.shape[0])
     total = torch.full((x.shape[0],), -math.inf, dtype=x.dtype, device=x.device)
     for start in range(0, n_samples, chunk):
         k = min(chunk, n_samples - start)
-        eps = torch.randn(
-            (k, *mu.shape), generator=generator, dtype=x.dtype, device=x.device
-        )
-        z = mu + std * eps
-        out = model.decode(z.reshape(-1, z.shape[-1]))
-        log_px = model.likelihood.log_prob(x.repeat(k, 1), out).reshape(k, -1)
-        log_pz = -(0.5 * z.square() + half_log_2pi).sum(-1)
-        log_qz = -(0.5 * eps.square() + 0.5 * log_var + half_log_2pi).sum(-1)
-        chunk_lse = torch.logsumexp(log_px + log_pz - log_qz, dim=0)
-        total = torch.logaddexp(total, chunk_lse)
+        log_px, log_ratio = draw_log_weights(model, x, mu, log_var, k, generator)
+        total = torch.logaddexp(total, torch.logsumexp(log_px + log_ratio, dim=0))
     return total - math.log(n_samples)
