@@ -234,15 +234,18 @@ def classify(codes_train, codes_test, y_train, y_test) -> tuple[float, float]:
 
 
 # ------------------------------------------------------------------ parts
-def part_ae30(data, args) -> dict:
+def _thirty_components(model, data, label: str) -> dict:
+    """Fit a 30-component model; when it beats PCA and reaches 3.00."""
     X_train, X_test = data[0], data[1]
-    result = fit_with_curve(
-        ae30_model(args.ae30_epochs, args.seed), X_train, X_test, "ae30"
-    )
+    result = fit_with_curve(model, X_train, X_test, label)
     result["pca_error"] = pca_error(30, X_train, X_test)
     result["seconds_below_pca"] = below(result["curve"], result["pca_error"])
     result["seconds_below_3"] = below(result["curve"], 3.00)
     return result
+
+
+def part_ae30(data, args) -> dict:
+    return _thirty_components(ae30_model(args.ae30_epochs, args.seed), data, "ae30")
 
 
 def part_conv64(data, args) -> dict:
@@ -256,13 +259,8 @@ def part_conv64(data, args) -> dict:
 
 
 def part_conv30(data, args) -> dict:
-    X_train, X_test = data[0], data[1]
     model = conv_model(args.conv30_epochs, args.seed, 30)
-    result = fit_with_curve(model, X_train, X_test, "conv30")
-    result["pca_error"] = pca_error(30, X_train, X_test)
-    result["seconds_below_pca"] = below(result["curve"], result["pca_error"])
-    result["seconds_below_3"] = below(result["curve"], 3.00)
-    return result
+    return _thirty_components(model, data, "conv30")
 
 
 def classify_model(k: int, epochs: int, seed: int) -> AutoencoderTransformer:
