@@ -31,10 +31,10 @@ from ._corruption import CORRUPTIONS, make_corruption
 from ._inference import batch_invariant, map_tiles
 from ._latent import _LatentMixin
 from ._modules import ACTIVATIONS, Builder, activation_elements, init_parameters
+from ._rows import make_rows
 from ._scaling import Standardizer, fit_scaling
 from ._schedules import SCHEDULES
-from ._sparse import SparseRows, subset_rows
-from ._training import TrainingConfig, fit_module
+from ._training import PartialTrainer, TrainingConfig, fit_module, n_batches
 
 
 def _resolve_device(device: str) -> torch.device:
@@ -47,6 +47,28 @@ def _resolve_device(device: str) -> torch.device:
             "PyTorch installation; use device='cpu' or device='auto'."
         )
     return torch.device(device)
+
+
+# Input dtypes kept as they are: float64 first, what anything else becomes.
+INPUT_DTYPES = [
+    np.float64,
+    np.float32,
+    np.float16,
+    np.uint8,
+    np.int8,
+    np.uint16,
+    np.int16,
+    np.uint32,
+    np.int32,
+    np.uint64,
+    np.int64,
+    np.bool_,
+]
+
+
+def output_dtype(X) -> np.dtype:
+    """dtype of results computed from rows of X: float32 for float32, else float64."""
+    return np.dtype(np.float32 if X.dtype == np.float32 else np.float64)
 
 
 def _check_float32_range(X: np.ndarray, name: str = "X") -> np.ndarray:
@@ -135,6 +157,7 @@ class _BaseAutoencoder(
         "warm_start": ["boolean"],
         "device": [StrOptions({"auto", "cpu", "cuda"})],
         "compile": ["boolean", dict],
+        "precision": [StrOptions({"float32", "bf16"})],
         "corruption": [StrOptions(set(CORRUPTIONS)), callable, None],
         "corruption_level": [Interval(Real, 0, None, closed="left")],
     }
@@ -176,13 +199,12 @@ class _BaseAutoencoder(
     def _resolved_scaling(self) -> str | None:
         return "global" if self.scaling == "auto" else self.scaling
 
-    def _init_from_data(
-        self, module: torch.nn.Module, X_train: torch.Tensor | SparseRows
-    ) -> None:
+    def _init_from_data(self, module: torch.nn.Module, X_train) -> None:
         """Adjust a new, initialised module to the scaled training rows (not warm)."""
 
-    def _after_fit(self, Xs: torch.Tensor, seed: int) -> None:
-        """Fit anything else that depends on the (scaled) training data."""
+    def _after_fit(self, X, Xs, seed: int) -> None:
+        """Fit anything else that depends on the training data ``X`` (validated)
+        or its scaled rows ``Xs`` (:mod:`skae._rows`)."""
 
     # ---------------------------------------------------------------- fitting
     @_fit_context(prefer_skip_nested_validation=True)
@@ -271,14 +293,16 @@ class _BaseAutoencoder(
             return partial(architectures.conv, **options)
         return partial(architectures.mlp, **options)
 
-    def _fit(self, X: np.ndarray, warm: bool) -> None:
+    def _check_fit(self, X, warm: bool) -> tuple:
+        """Reject data and parameters that cannot be fitted; the architecture."""
         self._check_X(X)
+        self._check_params()
         architecture = self._architecture()
         if warm and architecture != self._fitted_architecture:
             raise ValueError(
-                "warm_start=True cannot change the architecture: fitted with "
-                f"{self._fitted_architecture}, now {architecture}. "
-                "Set warm_start=False to fit a new model."
+                "warm_start=True and partial_fit cannot change the architecture: "
+                f"fitted with {self._fitted_architecture}, now {architecture}. "
+                "Fit a new model instead."
             )
         if self.corruption in ("masking", "salt_pepper") and self.corruption_level >= 1:
             raise ValueError(
@@ -286,42 +310,55 @@ class _BaseAutoencoder(
                 "probability corruption_level, which must be below 1; got "
                 f"{self.corruption_level}."
             )
-        device = _resolve_device(self.device)
-        rng = check_random_state(self.random_state)
-        init_seed, train_seed, post_seed = rng.randint(np.iinfo(np.int32).max, size=3)
+        return architecture
 
+    def _check_params(self) -> None:
+        """Reject combinations of parameters that cannot be fitted."""
+
+    def _start(self, X, warm: bool, init_seed: int, device: torch.device):
+        """Scaling, training rows and the module to train (a copy when warm)."""
         if warm:
             mean, scale = self.mean_, self.scale_
         else:
             mean, scale = fit_scaling(X, self._resolved_scaling())
         standardizer = Standardizer(mean, scale)
-        if sp.issparse(X):
-            Xt = SparseRows.from_scipy(X, standardizer, device)
-        else:
-            Xt = standardizer.scale_rows(X).to(device)
-        generator = torch.Generator(device=device).manual_seed(int(train_seed))
-        X_train, X_val = self._split(Xt, generator)
+        Xt = make_rows(X, standardizer, device)
         if warm:
             # A copy: a failed warm start must leave the fitted model as it was.
             module = copy.deepcopy(self.module_).to(device)
         else:
-            module = self._new_module(X.shape[1], int(init_seed)).to(device)
-            self._init_from_data(module, X_train)
+            module = self._new_module(X.shape[1], init_seed).to(device)
+            self._init_from_data(module, Xt)
+        return (mean, scale), standardizer, Xt, module
 
-        config = TrainingConfig(
+    def _training_config(self, n_samples: int, partial: bool = False):
+        return TrainingConfig(
             max_iter=self.max_iter,
-            batch_size=self._batch_size(X_train.shape[0]),
+            batch_size=self._batch_size(n_samples),
             learning_rate=self.learning_rate_init,
             weight_decay=self.alpha,
             shuffle=self.shuffle,
             tol=self.tol,
             n_iter_no_change=self.n_iter_no_change,
-            verbose=self.verbose,
+            verbose=0 if partial else self.verbose,
             desc=type(self).__name__,
             compile_options=self._compile_options(),
+            autocast=self.precision == "bf16",
             warmup_epochs=self._warmup_epochs(),
             schedule=self.learning_rate,
         )
+
+    def _fit(self, X: np.ndarray, warm: bool) -> None:
+        architecture = self._check_fit(X, warm)
+        device = _resolve_device(self.device)
+        rng = check_random_state(self.random_state)
+        init_seed, train_seed, post_seed = rng.randint(np.iinfo(np.int32).max, size=3)
+        generator = torch.Generator(device=device).manual_seed(int(train_seed))
+        (mean, scale), standardizer, Xt, module = self._start(
+            X, warm, int(init_seed), device
+        )
+        X_train, X_val = self._split(Xt, generator)
+        config = self._training_config(X_train.shape[0])
         corrupt = make_corruption(
             self.corruption, self.corruption_level, standardizer.to(device)
         )
@@ -333,7 +370,7 @@ class _BaseAutoencoder(
             config,
             generator,
             X_val,
-            self._schedule(objective, math.ceil(X_train.shape[0] / config.batch_size)),
+            self._schedule(objective, n_batches(X_train, config.batch_size)),
         )
         self._warn_about(history)
 
@@ -346,7 +383,88 @@ class _BaseAutoencoder(
         self.validation_loss_curve_ = history.validation_loss_curve
         self.best_loss_ = history.best_loss
         self.n_iter_ = len(self.loss_curve_)
-        self._after_fit(Xt, int(post_seed))
+        self._partial_state = None
+        self._after_fit(X, Xt, int(post_seed))
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None):
+        """Train on X for one pass, continuing from the previous call.
+
+        For data that arrive in blocks (a stream, files, dask-ml's
+        ``Incremental``): each call is one epoch over its block. The first
+        call (on an unfitted estimator) fits the scaling on its block and
+        builds the model; later calls keep that scaling, the optimizer's
+        state (Adam's moments), the step count of the ``learning_rate``
+        schedule and the random generator, so that a stream of blocks trains
+        like epochs over the data. After :meth:`fit`, ``partial_fit``
+        continues from the fitted model with a fresh optimizer.
+
+        Each call counts as one iteration (``n_iter_``, ``loss_curve_``):
+        ``learning_rate="cosine"`` decays over ``max_iter`` calls of the
+        first block's size (and stays at zero beyond), ``"adaptive"`` and
+        ``"constant"`` keep ``learning_rate_init``; ``early_stopping``,
+        ``tol`` and ``n_iter_no_change`` do not apply (as for
+        scikit-learn's ``MLPRegressor.partial_fit``). A pickled estimator
+        keeps the optimizer's state; :func:`skae.save` writes the model
+        only, so a loaded one goes on with a fresh optimizer.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            One block of training data.
+
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        self : object
+            Returns the instance itself.
+        """
+        with _transaction(self), torch.inference_mode(False), torch.enable_grad():
+            warm = hasattr(self, "module_")
+            self._architecture()
+            self._partial_fit(self._validate(X, reset=not warm), warm)
+        return self
+
+    def _partial_fit(self, X, warm: bool) -> None:
+        architecture = self._check_fit(X, warm)
+        state = getattr(self, "_partial_state", None) if warm else None
+        device = _resolve_device(self.device)
+        generator = torch.Generator(device=device)
+        init_seed = 0
+        if state is None:
+            # The seeds of fit: passes over one block equal fit's epochs.
+            rng = check_random_state(self.random_state)
+            seeds = rng.randint(np.iinfo(np.int32).max, size=3)
+            init_seed, train_seed, post_seed = (int(seed) for seed in seeds)
+            generator.manual_seed(train_seed)
+        else:
+            generator.set_state(state["generator"])
+            post_seed = (state["post_seed"] + 1) % np.iinfo(np.int32).max
+        (mean, scale), standardizer, Xt, module = self._start(
+            X, warm, int(init_seed), device
+        )
+        config = self._training_config(Xt.shape[0], partial=True)
+        objective = self._objective(
+            make_corruption(
+                self.corruption, self.corruption_level, standardizer.to(device)
+            )
+        )
+        steps = n_batches(Xt, config.batch_size)
+        trainer = PartialTrainer(module, objective, config, steps, state)
+        loss = trainer.run_epoch(Xt, generator, self._schedule(objective, steps))
+
+        self.module_ = module
+        self.mean_, self.scale_ = mean, scale
+        self.n_components_ = self.n_components
+        self._fitted_architecture = architecture
+        self.loss_curve_ = [*getattr(self, "loss_curve_", []), loss]
+        self.validation_loss_curve_ = None
+        self.best_loss_ = min(getattr(self, "best_loss_", math.inf), loss)
+        self.n_iter_ = len(self.loss_curve_)
+        self._partial_state = dict(trainer.state(generator), post_seed=post_seed)
+        self._after_fit(X, Xt, post_seed)
 
     def _warn_about(self, history) -> None:
         """Say how training ended when it did not converge."""
@@ -409,7 +527,7 @@ class _BaseAutoencoder(
             )
         order = torch.randperm(n, generator=generator, device=generator.device)
         order = order.to(Xt.device)
-        return subset_rows(Xt, order[n_val:]), subset_rows(Xt, order[:n_val])
+        return Xt.subset(order[n_val:]), Xt.subset(order[:n_val])
 
     def _batch_size(self, n_samples: int) -> int:
         if self.batch_size == "auto":
@@ -426,10 +544,17 @@ class _BaseAutoencoder(
 
     # -------------------------------------------------------------- inference
     def _validate(self, X, reset: bool = False) -> np.ndarray:
-        """Validated X: a float ndarray, or a CSR matrix in canonical form."""
-        X = validate_data(
-            self, X, dtype=[np.float64, np.float32], accept_sparse="csr", reset=reset
-        )
+        """Validated X: an ndarray or CSR matrix in canonical form.
+
+        Real and bool dtypes are kept as they are (uint8 images are not
+        copied to float64; each batch is scaled to float32 where it is
+        used); anything else is converted to float64. A memory-mapped array
+        stays memory-mapped (see :mod:`skae._rows`).
+        """
+        X_in = X
+        X = validate_data(self, X, dtype=INPUT_DTYPES, accept_sparse="csr", reset=reset)
+        if isinstance(X_in, np.memmap) and X.base is X_in:
+            X = X_in
         if sp.issparse(X) and not X.has_canonical_format:
             X = X.copy()  # the caller's matrix is left as it is
             X.sum_duplicates()
@@ -511,7 +636,11 @@ class _BaseAutoencoder(
             return self._encode(module, xs)
 
         return self._map_scaled(
-            encode, X, (self.n_components_,), X.dtype, row_bytes=self._row_bytes()
+            encode,
+            X,
+            (self.n_components_,),
+            output_dtype(X),
+            row_bytes=self._row_bytes(),
         )
 
     def inverse_transform(self, X):
@@ -698,4 +827,11 @@ class _BaseAutoencoder(
         module = state.get("module_")
         if module is not None and _module_device(module).type != "cpu":
             state = dict(state, module_=copy.deepcopy(module).cpu())
+            partial = state.get("_partial_state")
+            if partial is not None:
+                # Adam's moments too, so that a CPU-only machine can unpickle;
+                # the next partial_fit moves them to the module's device.
+                state["_partial_state"] = torch.utils._pytree.tree_map(
+                    lambda v: v.cpu() if torch.is_tensor(v) else v, partial
+                )
         return state

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 import torch
 from torch import nn
 
+from ._rows import BlockReader, as_tensor, is_streamable
 from ._scaling import torch_rows
 
 CPU_TILE = 1024
@@ -87,6 +89,16 @@ def tile_size(device: torch.device, row_bytes: int = 0) -> int:
     return min(most, rows_in_budget(device, row_bytes))
 
 
+def _tile_reader(X, rows: int) -> Callable[[int, int], torch.Tensor]:
+    """``read(start, stop)``: rows of ``X`` as a CPU tensor (a large memory-mapped
+    array is read from its file, see :class:`skae._rows.BlockReader`)."""
+    if not is_streamable(X):
+        return partial(torch_rows, X)
+    reader = BlockReader(X, rows)
+    buf = reader.buffer()
+    return lambda start, stop: as_tensor(reader.read(start, stop, buf))
+
+
 def map_tiles(
     fn: Callable[[torch.Tensor], torch.Tensor],
     X: np.ndarray,
@@ -116,10 +128,11 @@ def map_tiles(
     buf = torch.zeros((rows, X.shape[1]), dtype=compute_dtype)
     if device.type == "cuda":
         buf = buf.pin_memory()
+    read = _tile_reader(X, rows)
     with torch.inference_mode():
         for start in range(0, n, rows):
             stop = min(start + rows, n)
-            src = torch_rows(X, start, stop)
+            src = read(start, stop)
             if prepare is None:
                 buf[: stop - start].copy_(src)
             else:

@@ -58,6 +58,9 @@ _COMMON_ATTRIBUTES = (
 )
 _OPTIONAL_ATTRIBUTES = ("feature_names_in_", "_sklearn_output_config")
 _TENSOR_ATTRIBUTES = ("module_", "mean_", "scale_")
+# State of an unfinished training (partial_fit's optimizer), not written: a
+# loaded model goes on with partial_fit from a fresh optimizer.
+_TRAINING_STATE = ("_partial_state",)
 _ARCHITECTURE_PARAMS = (
     "n_components",
     "hidden_layer_sizes",
@@ -78,6 +81,7 @@ _PARAMS_ADDED = {
     "architecture": "mlp",
     "image_shape": None,
     "learning_rate": "adaptive",
+    "precision": "float32",
 }
 _VAE_PARAMS_ADDED = {"binarize": False, "n_importance_samples": 1}
 _OUTPUT_CONFIGS = {"default", "pandas", "polars"}
@@ -297,6 +301,7 @@ def _check_state(estimator: _Estimator) -> None:
         *_attribute_names(cls),
         *_OPTIONAL_ATTRIBUTES,
         *_TENSOR_ATTRIBUTES,
+        *_TRAINING_STATE,
     }
     for name in vars(estimator):
         if name not in known:

@@ -11,12 +11,27 @@ that reaches a model, in training and in inference alike.
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
 
 import numpy as np
 import scipy.sparse as sp
 import torch
 
 BLOCK_ROWS = 4096
+
+# Input dtypes whose every value float32 holds exactly.
+EXACT_IN_FLOAT32 = (
+    torch.float32,
+    torch.float16,
+    torch.bfloat16,
+    torch.uint8,
+    torch.int8,
+    torch.int16,
+    torch.bool,
+    torch.uint16,
+)
+# Of those, the dtypes torch subtracts a float32 tensor from.
+SUBTRACTABLE = (torch.float32, torch.uint8, torch.int8, torch.int16)
 
 
 def torch_rows(X: np.ndarray, start: int, stop: int) -> torch.Tensor:
@@ -48,11 +63,7 @@ def fit_scaling(X: np.ndarray, kind: str | None) -> tuple[np.ndarray, np.ndarray
     if sp.issparse(X):
         mean, squares = _sparse_moments(X)
     else:
-        mean = X.mean(axis=0, dtype=np.float64)
-        squares = np.zeros(n_features)
-        for start in range(0, n_samples, BLOCK_ROWS):
-            diff = X[start : start + BLOCK_ROWS] - mean
-            squares += np.einsum("ij,ij->j", diff, diff)
+        mean, squares = _dense_moments(X)
     var = squares / n_samples
     eps = np.finfo(X.dtype).eps if X.dtype.kind == "f" else np.finfo(np.float64).eps
     if kind == "global":
@@ -63,6 +74,33 @@ def fit_scaling(X: np.ndarray, kind: str | None) -> tuple[np.ndarray, np.ndarray
         tiny = 10 * eps * np.abs(mean)
     scale[(scale <= tiny) | (scale == 0.0)] = 1.0
     return mean, scale
+
+
+def row_blocks(X: np.ndarray) -> Iterator[np.ndarray]:
+    """Consecutive blocks of rows of ``X``; a large memory-mapped array is read
+    from its file (see :class:`skae._rows.BlockReader`), not through its mapping.
+    """
+    from ._rows import BlockReader, is_streamable
+
+    if is_streamable(X):
+        for _, block in BlockReader(X, BLOCK_ROWS).blocks():
+            yield block
+        return
+    for start in range(0, X.shape[0], BLOCK_ROWS):
+        yield X[start : start + BLOCK_ROWS]
+
+
+def _dense_moments(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Column means and sums of squared deviations in float64, two passes by block."""
+    total = np.zeros(X.shape[1])
+    for block in row_blocks(X):
+        total += block.sum(axis=0, dtype=np.float64)
+    mean = total / X.shape[0]
+    squares = np.zeros(X.shape[1])
+    for block in row_blocks(X):
+        diff = block - mean
+        squares += np.einsum("ij,ij->j", diff, diff)
+    return mean, squares
 
 
 def _sparse_moments(X: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
@@ -112,10 +150,16 @@ class Standardizer:
         """Write the scaled rows of ``src`` into ``dst`` (float32/64, same device)."""
         if dst.dtype == torch.float64:
             return dst.copy_(src).sub_(self.mean).mul_(self.inv)
-        if src.dtype == torch.float64:
-            # One float64 pass, rounded once on the way into dst.
-            return torch.addcmul(self.shift, src, self.inv, out=dst)
-        return dst.copy_(src).sub_(self.mean_hi).sub_(self.mean_lo).mul_(self.inv32)
+        if src.dtype not in EXACT_IN_FLOAT32:
+            # float64, or integers beyond 2**24: one float64 pass, rounded
+            # once on the way into dst.
+            return torch.addcmul(self.shift, src.double(), self.inv, out=dst)
+        if src.dtype in SUBTRACTABLE:
+            # Converted by the first subtraction: one pass fewer.
+            torch.sub(src, self.mean_hi, out=dst)
+        else:
+            dst.copy_(src).sub_(self.mean_hi)
+        return dst.sub_(self.mean_lo).mul_(self.inv32)
 
     def scale_rows(self, X: np.ndarray) -> torch.Tensor:
         """All rows of ``X`` scaled into a new float32 tensor, block by block."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import itertools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import torch
@@ -37,6 +37,7 @@ class TrainingConfig:
     verbose: int = 0
     desc: str = "fit"
     compile_options: dict | None = None
+    autocast: bool = False
     warmup_epochs: int = 0
     schedule: str = "constant"
 
@@ -88,6 +89,24 @@ def flush_subnormal_state(optimizer: torch.optim.Optimizer) -> None:
                     value.masked_fill_(value.abs() < torch.finfo(value.dtype).tiny, 0)
 
 
+def autocast_objective(objective: Objective, enabled: bool) -> Objective:
+    """``objective`` under bfloat16 autocast (mixed precision), or as is.
+
+    The weights and the optimizer stay float32; the per-sample losses are
+    returned in float32.
+    """
+    if not enabled:
+        return objective
+
+    def mixed(
+        module: torch.nn.Module, x: torch.Tensor, generator: torch.Generator
+    ) -> torch.Tensor:
+        with torch.autocast(x.device.type, dtype=torch.bfloat16):
+            return objective(module, x, generator).float()
+
+    return mixed
+
+
 def compile_objective(objective: Objective, options: dict | None) -> Objective:
     """``objective`` compiled with ``torch.compile(**options)``, or as is for None.
 
@@ -132,23 +151,36 @@ def run_epoch(
 ) -> float:
     """One pass over ``X``; returns the mean loss per sample (one host sync).
 
-    ``X`` is a float32 tensor, or anything indexed like one that returns
-    batches (:class:`skae._sparse.SparseRows`). ``on_step`` runs before
-    every step (schedules).
+    ``X`` is a float32 tensor or training rows (:mod:`skae._rows`), which
+    hand out scaled float32 batches. ``on_step`` runs before every step
+    (schedules).
     """
     module.train()
-    n = X.shape[0]
     total = torch.zeros((), dtype=torch.float64, device=X.device)
-    if config.shuffle:
-        order = torch.randperm(n, generator=generator, device=generator.device)
-        batches = (X[idx] for idx in order.to(X.device).split(config.batch_size))
-    else:
-        batches = X.split(config.batch_size)
-    for xb in batches:
+    for xb in batches(X, config.batch_size, config.shuffle, generator):
         if on_step is not None:
             on_step()
         total += train_step(module, objective, optimizer, xb, generator)
-    return total.item() / n
+    return total.item() / X.shape[0]
+
+
+def batches(
+    X, size: int, shuffle: bool, generator: torch.Generator
+) -> Iterator[torch.Tensor]:
+    """One epoch of batches of ``X``: a tensor, or rows of :mod:`skae._rows`."""
+    if hasattr(X, "batches"):
+        return X.batches(size, shuffle, generator)
+    if shuffle:
+        order = torch.randperm(X.shape[0], generator=generator, device=generator.device)
+        return (X[idx] for idx in order.to(X.device).split(size))
+    return X.split(size)
+
+
+def n_batches(X, size: int) -> int:
+    """Batches in one epoch of ``X`` (see :func:`batches`)."""
+    if hasattr(X, "n_batches"):
+        return X.n_batches(size)
+    return math.ceil(X.shape[0] / size)
 
 
 def evaluate(
@@ -213,16 +245,22 @@ def fit_module(
         If the loss becomes NaN or infinite (the run diverged).
     """
     optimizer = make_optimizer(module, config)
-    steps_per_epoch = math.ceil(X.shape[0] / config.batch_size)
+    steps_per_epoch = n_batches(X, config.batch_size)
     schedule = make_schedule(
         config.schedule, optimizer, config.max_iter * steps_per_epoch
     )
-    train_objective = compile_objective(objective, config.compile_options)
+    train_objective = compile_objective(
+        autocast_objective(objective, config.autocast), config.compile_options
+    )
     history = History(validation_loss_curve=[] if X_val is not None else None)
     # The weights to fall back on: the best epoch's with X_val, else the last's.
     kept = Snapshot(module)
     no_improvement = 0
-    val_seed = int(torch.randint(2**31 - 1, (1,), generator=generator).item())
+    # Drawn only for validation: without it the generator's draws are the
+    # epochs' alone (as in PartialTrainer), so fit and partial_fit agree.
+    val_seed = None
+    if X_val is not None:
+        val_seed = int(torch.randint(2**31 - 1, (1,), generator=generator).item())
     epochs = tqdm(
         range(config.max_iter),
         desc=config.desc,
@@ -289,3 +327,84 @@ def fit_module(
         kept.restore(module)
     module.eval()
     return history
+
+
+class PartialTrainer:
+    """One epoch of training that resumes the optimizer and schedule of the last.
+
+    ``state`` is what :meth:`state` returned after the previous epoch (None
+    for the first): Adam's moments, the index of the next gradient step and
+    (kept by the caller) the generator's state. The learning-rate schedule
+    spans ``config.max_iter`` epochs of ``steps_per_epoch`` steps.
+    """
+
+    def __init__(
+        self,
+        module: torch.nn.Module,
+        objective: Objective,
+        config: TrainingConfig,
+        steps_per_epoch: int,
+        state: dict | None = None,
+    ) -> None:
+        self.module = module
+        self.objective = compile_objective(
+            autocast_objective(objective, config.autocast), config.compile_options
+        )
+        self.config = config
+        self.optimizer = make_optimizer(module, config)
+        self.step = 0
+        state = state or {}
+        self.total_steps = state.get("total_steps", config.max_iter * steps_per_epoch)
+        # Before the saved state: the schedule scales the initial rate.
+        self.schedule = make_schedule(config.schedule, self.optimizer, self.total_steps)
+        if state:
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.step = state["step"]
+
+    def run_epoch(
+        self,
+        X,
+        generator: torch.Generator,
+        on_step: Callable[[int], None] | None = None,
+    ) -> float:
+        """One pass over ``X``; its mean loss per sample.
+
+        Raises
+        ------
+        ValueError
+            If the loss is NaN or infinite (the module is then not to be kept).
+        """
+
+        def step_hook() -> None:
+            self.schedule.on_step(self.step)
+            if on_step is not None:
+                on_step(self.step)
+            self.step += 1
+
+        loss = run_epoch(
+            self.module,
+            self.objective,
+            self.optimizer,
+            X,
+            self.config,
+            generator,
+            step_hook,
+        )
+        flush_subnormal_state(self.optimizer)
+        self.module.eval()
+        if not math.isfinite(loss):
+            raise ValueError(
+                f"Training diverged: the loss of this pass is {loss}. Lower "
+                "learning_rate_init, check the input for extreme values, or "
+                "keep the internal scaling on."
+            )
+        return loss
+
+    def state(self, generator: torch.Generator) -> dict:
+        """What the next epoch resumes from."""
+        return dict(
+            optimizer=self.optimizer.state_dict(),
+            step=self.step,
+            total_steps=self.total_steps,
+            generator=generator.get_state(),
+        )

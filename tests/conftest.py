@@ -1,5 +1,8 @@
+import os
+
 import numpy as np
 import pytest
+import torch
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
@@ -15,3 +18,19 @@ def digits():
 def small():
     """A small random float64 matrix."""
     return np.random.RandomState(0).normal(size=(60, 6))
+
+
+@pytest.fixture(autouse=True)
+def _test_device(monkeypatch):
+    """``SKAE_TEST_DEVICE=cuda pytest`` trains every estimator of the suite there.
+
+    Whatever device a test asks for, fits then resolve to this one: the
+    suite run on a GPU machine checks the CUDA path with the same tests.
+    """
+    device = os.environ.get("SKAE_TEST_DEVICE")
+    if device:
+        import skae._base
+
+        monkeypatch.setattr(
+            skae._base, "_resolve_device", lambda _requested: torch.device(device)
+        )
