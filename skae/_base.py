@@ -300,9 +300,9 @@ class _BaseAutoencoder(
         architecture = self._architecture()
         if warm and architecture != self._fitted_architecture:
             raise ValueError(
-                "warm_start=True and partial_fit cannot change the architecture: "
-                f"fitted with {self._fitted_architecture}, now {architecture}. "
-                "Fit a new model instead."
+                "warm_start=True cannot change the architecture (nor can "
+                f"partial_fit): fitted with {self._fitted_architecture}, now "
+                f"{architecture}. Fit a new model instead."
             )
         if self.corruption in ("masking", "salt_pepper") and self.corruption_level >= 1:
             raise ValueError(

@@ -46,6 +46,24 @@ def as_tensor(X: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(X)
 
 
+# Unsigned dtypes that CUDA does not index, and the wider ones that hold them.
+_CUDA_WIDER = {
+    torch.uint16: torch.int32,
+    torch.uint32: torch.int64,
+    torch.uint64: torch.float64,
+}
+
+
+def to_device(
+    rows: torch.Tensor, device: torch.device, non_blocking: bool = False
+) -> torch.Tensor:
+    """``rows`` on ``device``, widened where CUDA cannot index their dtype."""
+    device = torch.device(device)
+    if device.type == "cuda" and rows.dtype in _CUDA_WIDER:
+        rows = rows.to(_CUDA_WIDER[rows.dtype])  # on the host: a copy
+    return rows.to(device, non_blocking=non_blocking)
+
+
 def _shuffled_batches(rows, n: int, size: int, generator: torch.Generator):
     """Rows of one epoch in the order of a permutation drawn from ``generator``."""
     order = torch.randperm(n, generator=generator, device=generator.device)
@@ -79,7 +97,7 @@ class DenseRows:
         """
         if X.dtype == np.float64:
             return cls(standardizer.scale_rows(X).to(device), None)
-        return cls(as_tensor(X).to(device), standardizer.to(device))
+        return cls(to_device(as_tensor(X), device), standardizer.to(device))
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -243,7 +261,7 @@ class StreamedRows:
         return self.rows[lo:hi] - start
 
     def _to_device(self, rows: np.ndarray) -> torch.Tensor:
-        return as_tensor(rows).to(self._device, non_blocking=True)
+        return to_device(as_tensor(rows), self._device, non_blocking=True)
 
     def _scaled(self, rows: torch.Tensor) -> torch.Tensor:
         out = torch.empty(rows.shape, dtype=torch.float32, device=rows.device)
@@ -283,7 +301,7 @@ class StreamedRows:
             yield from self.split(size)
             return
         spans = self._blocks()
-        order = torch.randperm(len(spans), generator=generator, device="cpu")
+        order = torch.randperm(len(spans), generator=generator, device=generator.device)
         for block in self._device_blocks([spans[i] for i in order.tolist()]):
             within = torch.randperm(
                 block.shape[0], generator=generator, device=generator.device

@@ -260,7 +260,11 @@ def fit_module(
     # epochs' alone (as in PartialTrainer), so fit and partial_fit agree.
     val_seed = None
     if X_val is not None:
-        val_seed = int(torch.randint(2**31 - 1, (1,), generator=generator).item())
+        val_seed = int(
+            torch.randint(
+                2**31 - 1, (1,), generator=generator, device=generator.device
+            ).item()
+        )
     epochs = tqdm(
         range(config.max_iter),
         desc=config.desc,

@@ -103,7 +103,7 @@ def test_kl_weight_scales_the_prior_ratio_inside_the_weights():
 def test_more_draws_give_a_tighter_bound_on_a_trained_model(pixels):
     X_train, X_test = pixels
     vae = VAETransformer(4, **FAST).fit(X_train)
-    model = vae.module_.eval()
+    model = vae.module_.cpu().eval()
     x = vae._standardizer().scale_rows(X_test).repeat(10, 1)
     with torch.no_grad():
         elbo = -NegativeELBO()(model, x, gen(0))
@@ -221,7 +221,7 @@ def untrained(likelihood, X, **params):
 
 
 def bias(vae):
-    return vae.module_.decoder[-1].bias.detach().double().numpy()
+    return vae.module_.decoder[-1].bias.detach().double().cpu().numpy()
 
 
 @pytest.mark.parametrize("sparse", [False, True])
