@@ -32,11 +32,12 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from skae import AutoencoderTransformer
+from skae import AutoencoderTransformer, _training
 from skae.datasets import load_image_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -83,27 +84,44 @@ def probe(kind: str, arg: str, epochs: int, n: int | None) -> dict:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         model(1).fit(np.zeros((300, 784), np.uint8))  # torch's one-off memory
+    epoch_times: list[float] = []
+    run_epoch = _training.run_epoch
+
+    def timed_epoch(*args, **kwargs):
+        start = time.perf_counter()
+        loss = run_epoch(*args, **kwargs)
+        epoch_times.append(time.perf_counter() - start)
+        return loss
+
     rss_before = _status_bytes("VmRSS")
     Path("/proc/self/clear_refs").write_text("5")  # reset the peak to now
     start = time.perf_counter()
-    with warnings.catch_warnings():
+    with (
+        warnings.catch_warnings(),
+        mock.patch.object(_training, "run_epoch", timed_epoch),
+    ):
         warnings.simplefilter("ignore", ConvergenceWarning)
         fitted = model(epochs).fit(X)
     seconds = time.perf_counter() - start
     return dict(
         growth=_status_bytes("VmHWM") - rss_before,
         peak=_status_bytes("VmHWM"),
-        seconds_per_epoch=seconds / epochs,
+        seconds_per_epoch=min(epoch_times),
+        fit_seconds=seconds,
         rows=X.shape[0],
         x_bytes=X.nbytes,
         loss=fitted.loss_curve_[-1],
     )
 
 
-def run_probe(kind: str, arg: str, epochs: int, n: int | None) -> dict:
+def run_probe(
+    kind: str, arg: str, epochs: int, n: int | None, block_bytes: int | None = None
+) -> dict:
     cmd = [sys.executable, __file__, "--probe", kind, arg, str(epochs)]
     if n:
         cmd += ["--n-samples", str(n)]
+    if block_bytes:
+        cmd += ["--block-bytes", str(block_bytes)]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     return json.loads(out.splitlines()[-1])
 
@@ -133,7 +151,7 @@ def part_outofcore(args) -> dict:
         start = time.perf_counter()
         write_memmap(path, args.rows)
         written = time.perf_counter() - start
-        result = run_probe("memmap", f"{path}:{args.rows}", 1, None)
+        result = run_probe("memmap", f"{path}:{args.rows}", 1, None, args.block_bytes)
     return dict(result, write_seconds=written, file_bytes=args.rows * 784)
 
 
@@ -157,13 +175,49 @@ def part_partial(args) -> dict:
         for block in blocks:
             stream.partial_fit(block)
     stream_seconds = time.perf_counter() - start
-    return dict(
+    result = dict(
         passes=passes,
         blocks=len(blocks),
         fit_error=test_error(fitted, X_test),
         partial_error=test_error(stream, X_test),
         fit_seconds=fit_seconds,
         partial_seconds=stream_seconds,
+    )
+    result.update(incremental(X, X_test, len(blocks), passes))
+    return result
+
+
+def incremental(X, X_test, n_blocks: int, passes: int) -> dict:
+    """dask-ml's ``Incremental`` on a LocalCluster, the same blocks in order."""
+    try:
+        import dask.array as da
+        from dask.distributed import Client, LocalCluster
+        from dask_ml.wrappers import Incremental
+    except ImportError:
+        return {}
+    block = -(-len(X) // n_blocks)
+    Xd = da.from_array(X, chunks=(block, X.shape[1]))
+    with (
+        LocalCluster(
+            n_workers=1,
+            threads_per_worker=2,
+            processes=False,
+            protocol="tcp",
+            host="127.0.0.1",
+            dashboard_address=None,
+        ) as cluster,
+        Client(cluster),
+    ):
+        start = time.perf_counter()
+        inc = Incremental(
+            model(passes * n_blocks, learning_rate="cosine"), shuffle_blocks=False
+        )
+        for _ in range(passes):
+            inc.partial_fit(Xd)
+        seconds = time.perf_counter() - start
+    return dict(
+        incremental_error=test_error(inc.estimator_, X_test),
+        incremental_seconds=seconds,
     )
 
 
@@ -213,6 +267,14 @@ def report(results: dict) -> str:
             f" ({part['fit_seconds']:.0f} s); ratio"
             f" {part['partial_error'] / part['fit_error']:.3f}.",
         ]
+        if "incremental_error" in part:
+            lines.append(
+                f"dask-ml `Incremental(..., shuffle_blocks=False)` on a"
+                f" `LocalCluster`, the same blocks and passes: test error"
+                f" {part['incremental_error']:.2f}"
+                f" ({part['incremental_seconds']:.0f} s), ratio to `fit`"
+                f" {part['incremental_error'] / part['fit_error']:.3f}."
+            )
     return "\n".join(lines)
 
 
@@ -228,15 +290,21 @@ def main() -> None:
     parser.add_argument("--n-samples", type=int, default=None)
     parser.add_argument("--tmp", default=None, help="folder for the memmap file")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--block-bytes", type=int, default=None, help="stream blocks")
     parser.add_argument("--report", action="store_true")
     parser.add_argument("--probe", nargs=3, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.block_bytes:
+        from skae import _rows
+
+        _rows.STREAM_BLOCK_BYTES = args.block_bytes
     if args.probe:
         kind, arg, epochs = args.probe
         print(json.dumps(probe(kind, arg, int(epochs), args.n_samples)))
         return
     if args.quick:
         args.rows, args.epochs, args.passes, args.n_samples = 20_000, 1, 1, 2000
+        args.block_bytes = 4 * 2**20  # streamed in 4 blocks
     results = json.loads(args.json.read_text()) if args.json.exists() else {}
     if not args.report:
         parts = {

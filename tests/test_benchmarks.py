@@ -100,3 +100,37 @@ def test_bench_quality_quick(tmp_path):
     )
     assert again.returncode == 0, again.stderr[-2000:]
     assert json.loads(results.read_text())["ae30"] == stored["ae30"]
+
+
+@pytest.mark.skipif(not SHARED.exists(), reason="shared MNIST copy not present")
+def test_bench_scale_quick(tmp_path):
+    out = tmp_path / "scale.json"
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "bench_scale.py"), "--quick"]
+    result = subprocess.run(
+        [*cmd, "--json", str(out), "--tmp", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    results = json.loads(out.read_text())
+    memory = results["memory"]
+    assert set(memory) == {"uint8", "float32", "float64"}
+    assert memory["uint8"]["x_bytes"] * 4 == memory["float32"]["x_bytes"]
+    ooc = results["outofcore"]
+    assert ooc["rows"] == 20_000 and ooc["seconds_per_epoch"] > 0
+    partial = results["partial"]
+    assert 0.5 < partial["partial_error"] / partial["fit_error"] < 2
+    assert "Out-of-core" in result.stdout and "`partial_fit` over 10" in result.stdout
+
+
+def test_bench_cuda_report_of_the_published_run():
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "bench_cuda.py"), "--report"]
+    run = ROOT / "benchmarks" / "results" / "cuda_h200.jsonl"
+    result = subprocess.run(
+        [*cmd, str(run)], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "NVIDIA H200" in result.stdout
+    for trainer in ("loop fused", "skae compile+bf16", "conv k=64"):
+        assert trainer in result.stdout
