@@ -200,7 +200,7 @@ class AutoencoderTransformer(_BaseAutoencoder):
         Best monitored loss.
 
     n_iter_ : int
-        Number of epochs run.
+        Number of epochs run (each ``partial_fit`` call counts as one).
 
     n_features_in_ : int
         Number of features seen during ``fit``.

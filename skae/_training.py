@@ -1,10 +1,12 @@
-"""Training loop: data as one float32 tensor, batches by index, one sync per epoch.
+"""Training loop: batches by index, one host sync per epoch.
 
 The stages follow skorch's shape (``train_step`` -> ``run_epoch`` ->
-``fit_module``) without its per-sample ``DataLoader``: the whole training set
-is a single tensor on the target device, each epoch draws one permutation from
-a local ``torch.Generator`` and slices it into batches, the loss is summed on
-the device and brought to the host once per epoch.
+``fit_module``) without its per-sample ``DataLoader``: the training set is
+held on the target device (:mod:`skae._rows`: in its own dtype, sparse, or
+streamed from a memory map), each epoch draws one permutation from a local
+``torch.Generator`` and takes batches by index, the loss is summed on the
+device and brought to the host once per epoch. :class:`PartialTrainer` runs
+one epoch at a time for ``partial_fit``.
 """
 
 from __future__ import annotations

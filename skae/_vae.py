@@ -300,7 +300,7 @@ class VAETransformer(_BaseAutoencoder):
         Best monitored loss.
 
     n_iter_ : int
-        Number of epochs run.
+        Number of epochs run (each ``partial_fit`` call counts as one).
 
     posterior_mean_variance_ : ndarray of shape (n_components,)
         Variance over the training rows of the posterior means (what
