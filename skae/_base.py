@@ -156,6 +156,10 @@ class _BaseAutoencoder(
         """Epochs during which the objective changes (not monitored)."""
         return 0
 
+    def _corruption(self, standardizer: Standardizer) -> Callable | None:
+        """The corruption of the encoder's input in training, or None."""
+        return make_corruption(self.corruption, self.corruption_level, standardizer)
+
     @abstractmethod
     def _encode(self, module: torch.nn.Module, xs: torch.Tensor) -> torch.Tensor:
         """Codes of scaled rows ``xs`` by ``module`` (what ``transform`` returns)."""
@@ -322,9 +326,7 @@ class _BaseAutoencoder(
             warmup_epochs=self._warmup_epochs(),
             schedule=self.learning_rate,
         )
-        corrupt = make_corruption(
-            self.corruption, self.corruption_level, standardizer.to(device)
-        )
+        corrupt = self._corruption(standardizer.to(device))
         objective = self._objective(corrupt)
         history = fit_module(
             module,
