@@ -179,6 +179,10 @@ class _BaseAutoencoder(
         """Epochs during which the objective changes (not monitored)."""
         return 0
 
+    def _corruption(self, standardizer: Standardizer) -> Callable | None:
+        """The corruption of the encoder's input in training, or None."""
+        return make_corruption(self.corruption, self.corruption_level, standardizer)
+
     @abstractmethod
     def _encode(self, module: torch.nn.Module, xs: torch.Tensor) -> torch.Tensor:
         """Codes of scaled rows ``xs`` by ``module`` (what ``transform`` returns)."""
@@ -359,9 +363,7 @@ class _BaseAutoencoder(
         )
         X_train, X_val = self._split(Xt, generator)
         config = self._training_config(X_train.shape[0])
-        corrupt = make_corruption(
-            self.corruption, self.corruption_level, standardizer.to(device)
-        )
+        corrupt = self._corruption(standardizer.to(device))
         objective = self._objective(corrupt)
         history = fit_module(
             module,
@@ -446,11 +448,7 @@ class _BaseAutoencoder(
             X, warm, int(init_seed), device
         )
         config = self._training_config(Xt.shape[0], partial=True)
-        objective = self._objective(
-            make_corruption(
-                self.corruption, self.corruption_level, standardizer.to(device)
-            )
-        )
+        objective = self._objective(self._corruption(standardizer.to(device)))
         steps = n_batches(Xt, config.batch_size)
         trainer = PartialTrainer(module, objective, config, steps, state)
         loss = trainer.run_epoch(Xt, generator, self._schedule(objective, steps))

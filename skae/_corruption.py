@@ -40,6 +40,30 @@ class Masking:
         return torch.where(u < self.level, self.zero, xs)
 
 
+class InputDropout:
+    """Mult-VAE's input dropout: on unit-norm rows, inverted dropout.
+
+    Each entry is set to zero with probability ``level`` and the kept ones
+    are divided by ``1 - level``, so the corrupted row's expectation is the
+    clean one (as ``torch.nn.Dropout`` and the ``tf.nn.dropout`` of Liang et
+    al., 2018). It acts after the multinomial encoder's L2 normalisation
+    (``after_unit_norm``): the encoder normalises, then drops, as in the
+    paper. Dropping first and normalising after would give inputs whose
+    expectation is not the clean row (about 0.7 times it at ``level=0.5``),
+    whatever the rescaling, as normalising undoes it.
+    """
+
+    after_unit_norm = True
+
+    def __init__(self, level: float) -> None:
+        self.level = level
+        self.keep_scale = 1.0 / (1.0 - level)
+
+    def __call__(self, xs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        u = torch.rand(xs.shape, generator=generator, dtype=xs.dtype, device=xs.device)
+        return torch.where(u < self.level, 0.0, xs * self.keep_scale)
+
+
 class SaltPepper:
     """Set each entry with probability ``level`` to 0 or 1 in the caller's units.
 

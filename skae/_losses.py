@@ -4,8 +4,8 @@ An objective is a callable ``objective(model, x, generator) -> losses`` that
 returns one loss per sample (a tensor of shape ``(n_samples,)``); the training
 loop averages it for the gradient and sums it for reporting. New objectives
 (importance-weighted bounds, denoising, KL warm-up) only have to follow this
-signature. :func:`target_and_input` applies a resampling (training only) and
-a corruption of the batch the same way for every objective.
+signature. :func:`training_target` applies a resampling (training only) the same way
+for every objective; the VAE's encoder applies the corruption.
 """
 
 from __future__ import annotations
@@ -38,23 +38,23 @@ class SquaredError:
         return (model(x_in) - x).square().sum(-1)
 
 
-def target_and_input(
+def training_target(
     model: torch.nn.Module,
     x: torch.Tensor,
     generator: torch.Generator,
     resample: Callable | None,
-    corrupt: Callable | None,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """The batch the likelihood scores and the batch the encoder sees.
+) -> torch.Tensor:
+    """The batch the likelihood scores, and the encoder sees before corruption.
 
-    In training (``model.training``) ``resample(x, generator)`` first replaces
-    the batch by a draw (e.g. dynamic binarization) that serves as both; in
-    evaluation the batch stays as given. ``corrupt(x, generator)`` then
-    changes the encoder's input only (denoising), in training and evaluation.
+    In training (``model.training``) ``resample(x, generator)`` replaces the
+    batch by a draw (e.g. dynamic binarization); in evaluation the batch
+    stays as given. A corruption then changes the encoder's input only, in
+    training and evaluation: the objectives pass it to ``model.encode``
+    (see :meth:`skae._modules.VariationalAutoencoder.encode`).
     """
     if resample is not None and model.training:
         x = resample(x, generator)
-    return x, (x if corrupt is None else corrupt(x, generator))
+    return x
 
 
 class NegativeELBO:
@@ -66,7 +66,7 @@ class NegativeELBO:
     ``beta``: a schedule fills it in place for KL warm-up. With ``corrupt``
     the encoder sees ``corrupt(x, generator)`` and the likelihood scores the
     clean ``x``; with ``resample`` each training batch is first replaced by
-    ``resample(x, generator)`` (see :func:`target_and_input`).
+    ``resample(x, generator)`` (see :func:`training_target`).
     """
 
     def __init__(
@@ -83,8 +83,8 @@ class NegativeELBO:
     def __call__(
         self, model: torch.nn.Module, x: torch.Tensor, generator: torch.Generator
     ) -> torch.Tensor:
-        x, x_in = target_and_input(model, x, generator, self.resample, self.corrupt)
-        out, mu, log_var = model(x_in, generator)
+        x = training_target(model, x, generator, self.resample)
+        out, mu, log_var = model(x, generator, self.corrupt)
         nll = -model.likelihood.log_prob(x, out)
         # kl_weight stays a 0-d CPU tensor: torch reads it as a scalar on any
         # device, with no copy to the device per step.
@@ -126,8 +126,8 @@ class NegativeIWAEBound:
     def __call__(
         self, model: torch.nn.Module, x: torch.Tensor, generator: torch.Generator
     ) -> torch.Tensor:
-        x, x_in = target_and_input(model, x, generator, self.resample, self.corrupt)
-        mu, log_var = model.encode(x_in)
+        x = training_target(model, x, generator, self.resample)
+        mu, log_var = model.encode(x, self.corrupt, generator)
         k = self.n_samples
         log_px, log_ratio = draw_log_weights(model, x, mu, log_var, k, generator)
         log_w = log_px + (self.beta * self.kl_weight) * log_ratio

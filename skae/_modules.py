@@ -176,6 +176,14 @@ class UnitNorm(nn.Module):
         return nn.functional.normalize(x, dim=-1)
 
 
+def _starts_with_unit_norm(module: nn.Module) -> bool:
+    return (
+        isinstance(module, nn.Sequential)
+        and len(module) > 0
+        and isinstance(module[0], UnitNorm)
+    )
+
+
 def output_layer(module: nn.Module, n_features: int) -> nn.Linear | None:
     """The linear layer that ends ``module.decoder`` with one bias per feature.
 
@@ -263,9 +271,28 @@ class VariationalAutoencoder(nn.Module):
         self.decoder = decoder
         self.likelihood = likelihood
 
-    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Posterior mean and log-variance."""
-        h = self.encoder(x)
+    def encode(
+        self,
+        x: torch.Tensor,
+        corrupt: Callable | None = None,
+        generator: torch.Generator | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Posterior mean and log-variance of rows ``x``.
+
+        With ``corrupt``, of ``corrupt(x, generator)`` (denoising). A
+        corruption whose ``after_unit_norm`` attribute is true acts on the
+        rows as the trunk's leading :class:`UnitNorm` returns them: the
+        encoder normalises each row, then corrupts it (Mult-VAE's input
+        dropout, :class:`skae._corruption.InputDropout`).
+        """
+        layers = self.encoder
+        if corrupt is not None:
+            if getattr(corrupt, "after_unit_norm", False) and _starts_with_unit_norm(
+                layers
+            ):
+                x, layers = layers[0](x), layers[1:]
+            x = corrupt(x, generator)
+        h = layers(x)
         log_var = self.log_var_head(h)
         bound = self.max_abs_log_var
         return self.mean_head(h), log_var.clamp(min=-bound, max=bound)
@@ -286,9 +313,12 @@ class VariationalAutoencoder(nn.Module):
         return self.likelihood.mean(self.decode(z))
 
     def forward(
-        self, x: torch.Tensor, generator: torch.Generator | None = None
+        self,
+        x: torch.Tensor,
+        generator: torch.Generator | None = None,
+        corrupt: Callable | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        mu, log_var = self.encode(x)
+        mu, log_var = self.encode(x, corrupt, generator)
         eps = torch.randn(
             mu.shape, generator=generator, dtype=mu.dtype, device=mu.device
         )

@@ -14,7 +14,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import _BaseAutoencoder, _check_n_samples, output_dtype
-from ._corruption import Binarize
+from ._corruption import Binarize, InputDropout
 from ._inference import rows_in_budget
 from ._losses import (
     NegativeELBO,
@@ -180,7 +180,11 @@ class VAETransformer(_BaseAutoencoder):
             default=None
         Train to reconstruct each clean batch from a corrupted copy
         (denoising). "masking" sets each entry to zero with probability
-        ``corruption_level`` (Mult-VAE's input dropout for user-item data);
+        ``corruption_level``; with ``likelihood="multinomial"`` it is
+        Mult-VAE's input dropout (Liang et al., 2018): the encoder scales
+        each row to unit L2 norm, then zeroes entries and divides the kept
+        ones by ``1 - corruption_level``, so the input's expectation is the
+        clean normalised row that ``transform`` sees;
         "salt_pepper" sets each entry with probability ``corruption_level``
         to 0 or 1 in the data's units (half each), the minimum and maximum
         of images scaled to [0, 1];
@@ -492,6 +496,12 @@ class VAETransformer(_BaseAutoencoder):
 
     def _warmup_epochs(self) -> int:
         return self.kl_warmup
+
+    def _corruption(self, standardizer):
+        """Mult-VAE's input dropout for "masking" with the multinomial likelihood."""
+        if self.likelihood == "multinomial" and self.corruption == "masking":
+            return InputDropout(self.corruption_level)
+        return super()._corruption(standardizer)
 
     def _schedule(
         self, objective: NegativeELBO | NegativeIWAEBound, steps_per_epoch: int

@@ -167,3 +167,32 @@ def test_kl_warmup_epochs_do_not_count_towards_stopping():
         **dict(FAST, max_iter=8, batch_size=25),
     ).fit(X)
     assert est.n_iter_ > 6
+
+
+def test_mult_vae_input_dropout_normalises_then_drops_and_rescales():
+    """Liang et al.'s order: L2-normalise, then inverted dropout (expectation kept)."""
+    X, _ = two_tastes(n_users=40)
+    vae = VAETransformer(likelihood="multinomial", corruption="masking", **FAST)
+    corrupt = vae._corruption(Standardizer(np.zeros(40), np.ones(40)))
+    assert corrupt.after_unit_norm and corrupt.level == 0.5
+    model = vae.fit(X).module_
+    x = torch.tensor(2 * X, dtype=torch.float32)  # counts: the norm is divided out
+    seen = []
+    hook = model.encoder[1].register_forward_pre_hook(lambda m, a: seen.append(a[0]))
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        model.encode(x, corrupt, gen)
+    hook.remove()
+    unit = torch.nn.functional.normalize(x, dim=-1)
+    dropped = seen[0]
+    kept = dropped != 0
+    torch.testing.assert_close(dropped[kept], 2 * unit[kept])
+    assert 0.4 < kept.sum() / (unit != 0).sum() < 0.6
+    # The input's expectation is the clean unit-norm row (mean over draws).
+    draws = torch.stack([corrupt(unit[:5], gen) for _ in range(4000)]).mean(0)
+    torch.testing.assert_close(draws, unit[:5], atol=0.04, rtol=0)
+    # Other likelihoods keep the plain masking of the data.
+    plain = VAETransformer(corruption="masking")._corruption(
+        Standardizer(np.zeros(40), np.ones(40))
+    )
+    assert not getattr(plain, "after_unit_norm", False)

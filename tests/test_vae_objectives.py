@@ -17,7 +17,7 @@ from skae._losses import (
     NegativeIWAEBound,
     importance_weighted_log_likelihood,
     kl_standard_normal,
-    target_and_input,
+    training_target,
 )
 from skae._modules import (
     BernoulliLikelihood,
@@ -146,18 +146,34 @@ def test_one_importance_sample_keeps_the_elbo():
 
 
 # ------------------------------------------------------- dynamic binarization
-def test_binarize_replaces_target_and_input_in_training_only():
+def test_binarize_replaces_the_target_in_training_only():
     model = tiny_vae()
     x = torch.rand((50, 8), generator=gen(1))
+    target = training_target(model.train(), x, gen(), Binarize())
+    assert set(target.unique().tolist()) == {0.0, 1.0}
+    assert abs(target.mean() - x.mean()) < 0.05
+    assert training_target(model.eval(), x, gen(), Binarize()) is x
+    assert training_target(model.train(), x, gen(), None) is x
+
+
+def test_the_encoder_corrupts_the_draw(monkeypatch):
+    model = tiny_vae().train()
+    seen = []
+    encode = type(model).encode
+
+    def recording_encode(self, x, corrupt=None, generator=None):
+        seen.append((x, corrupt(x, gen(2))))
+        return encode(self, x, corrupt, generator)
+
+    monkeypatch.setattr(type(model), "encode", recording_encode)
     identity = Standardizer(np.zeros(8), np.ones(8))
     mask = make_corruption("masking", 0.5, identity)
-    target, inp = target_and_input(model.train(), x, gen(), Binarize(), mask)
+    x = torch.rand((50, 8), generator=gen(1))
+    NegativeELBO(corrupt=mask, resample=Binarize())(model, x, gen())
+    target, inp = seen[0]
     assert set(target.unique().tolist()) == {0.0, 1.0}
     # The corruption acts on the draw: masked entries of the binary target.
     assert ((inp == target) | (inp == 0)).all() and (inp != target).any()
-    assert abs(target.mean() - x.mean()) < 0.05
-    target, inp = target_and_input(model.eval(), x, gen(), Binarize(), None)
-    assert target is x and inp is x
 
 
 def test_binarize_fits_binary_draws_and_validates_on_the_data(pixels, monkeypatch):
