@@ -134,3 +134,27 @@ def test_bench_cuda_report_of_the_published_run():
     assert "NVIDIA H200" in result.stdout
     for trainer in ("loop fused", "skae compile+bf16", "conv k=64"):
         assert trainer in result.stdout
+
+
+@pytest.mark.skipif(
+    not (SHARED.parent / "fashion-mnist.npz").exists(),
+    reason="shared MNIST and Fashion-MNIST copies not present",
+)
+def test_bench_uses_quick(tmp_path):
+    out = tmp_path / "uses.json"
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "bench_uses.py"), "--quick"]
+    result = subprocess.run(
+        [*cmd, "--json", str(out)], capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    results = json.loads(out.read_text())
+    assert len(results["denoise"]) == 4  # 2 data sets x 2 noises
+    assert set(results["anomaly"]) == {str(c) for c in range(10)}
+    assert all(
+        0 <= auc <= 1 for row in results["anomaly"].values() for auc in row.values()
+    )
+    assert list(results["beta"]) == ["0.5", "1.0", "2.0", "4.0"]
+    # Bicubic upsampling is better than repeating pixels: the part measures.
+    sr = results["superres"]
+    assert sr["bicubic upsampling"] < sr["nearest upsampling"]
+    assert "| mean |" in result.stdout

@@ -1,0 +1,283 @@
+"""What autoencoders are used for, measured: denoising, super-resolution,
+anomaly detection and the beta-VAE trade-off, on MNIST and Fashion-MNIST.
+
+Parts (results in ``--json``, one key per part, so parts can be rerun alone;
+``--report`` prints the markdown tables):
+
+* ``denoise``: test images with Gaussian noise (sigma 0.5 on pixels in
+  [0, 1]) and with 50% masking; squared error per image to the clean images
+  of the noisy input, PCA's reconstruction (fitted on clean images), a plain
+  autoencoder (fitted on clean images) and a denoising autoencoder (fitted
+  with ``corruption="gaussian"`` or ``"masking"`` at the same level), on
+  MNIST and Fashion-MNIST.
+* ``superres``: 14x14 -> 28x28 on MNIST: each test image averaged down to
+  14x14, then upsampled; error of bicubic upsampling, of PCA's
+  reconstruction of the nearest-neighbour upsampled image, and of an
+  autoencoder trained with a callable ``corruption`` that does the same
+  down- and upsampling.
+* ``anomaly``: Fashion-MNIST, each class held out in turn: fit on the
+  other nine classes' training images, score all test images; ROC AUC of
+  ``-score_samples`` for the autoencoder, the VAE and PCA (probabilistic
+  PCA's log-likelihood), the held-out class being the anomalies.
+* ``beta``: ``VAETransformer`` on MNIST for beta in {0.5, 1, 2, 4}: test
+  reconstruction error, mean KL per image, active units.
+
+Usage::
+
+    python benchmarks/bench_uses.py                    # all parts
+    python benchmarks/bench_uses.py --parts denoise --epochs 20
+    python benchmarks/bench_uses.py --quick --json /tmp/u.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.decomposition import PCA
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import roc_auc_score
+
+from skae import AutoencoderTransformer, VAETransformer
+from skae.datasets import load_image_dataset
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+SIDE = 28
+
+
+def load(name: str, n: int | None):
+    data = load_image_dataset(name, SHARED if SHARED.exists() else None)
+    return (
+        data.X_train[:n],
+        data.X_test[: n and n // 2],
+        data.y_train[:n],
+        data.y_test[: n and n // 2],
+    )
+
+
+def ae(k: int, epochs: int, **params) -> AutoencoderTransformer:
+    return AutoencoderTransformer(
+        k,
+        hidden_layer_sizes=(512, 256),
+        learning_rate="cosine",
+        max_iter=epochs,
+        batch_size=256,
+        random_state=0,
+        **params,
+    )
+
+
+def vae(k: int, epochs: int, **params) -> VAETransformer:
+    return VAETransformer(
+        k,
+        hidden_layer_sizes=(512, 256),
+        learning_rate="cosine",
+        max_iter=epochs,
+        batch_size=256,
+        random_state=0,
+        **params,
+    )
+
+
+def fit(model, X):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return model.fit(X)
+
+
+def error(X_hat: np.ndarray, X: np.ndarray) -> float:
+    return float(((X_hat - X) ** 2).sum(1).mean())
+
+
+def reconstruct(model, X: np.ndarray) -> np.ndarray:
+    return model.inverse_transform(model.transform(X))
+
+
+# ------------------------------------------------------------------ denoise
+def gaussian_noise(X: np.ndarray, rng) -> np.ndarray:
+    return X + 0.5 * rng.standard_normal(X.shape).astype(X.dtype)
+
+
+def masking(X: np.ndarray, rng) -> np.ndarray:
+    return np.where(rng.random_sample(X.shape) < 0.5, 0, X).astype(X.dtype)
+
+
+def part_denoise(args) -> dict:
+    out = {}
+    for name in ("mnist", "fashion"):
+        X, X_test, _, _ = load(name, args.n_samples)
+        pca = PCA(args.k, random_state=0).fit(X)
+        plain = fit(ae(args.k, args.epochs), X)
+        for noise, corrupt, level in (
+            ("gaussian 0.5", gaussian_noise, 0.5),
+            ("masking 50%", masking, 0.5),
+        ):
+            noisy = corrupt(X_test, np.random.RandomState(1))
+            kind = "gaussian" if noise.startswith("gaussian") else "masking"
+            start = time.perf_counter()
+            dae = fit(
+                ae(args.k, args.epochs, corruption=kind, corruption_level=level), X
+            )
+            out[f"{name}, {noise}"] = {
+                "noisy input": error(noisy, X_test),
+                "PCA": error(reconstruct(pca, noisy), X_test),
+                "plain AE": error(reconstruct(plain, noisy), X_test),
+                "denoising AE": error(reconstruct(dae, noisy), X_test),
+                "fit seconds": time.perf_counter() - start,
+            }
+            print(name, noise, out[f"{name}, {noise}"], flush=True)
+    return out
+
+
+# ----------------------------------------------------------------- superres
+def down_up(x: torch.Tensor, generator=None) -> torch.Tensor:
+    """28x28 rows averaged down to 14x14, then upsampled by repeating pixels.
+
+    A ``corruption`` callable: ``(X_batch, generator) -> batch``; the
+    generator is not needed (the corruption is deterministic).
+    """
+    images = x.reshape(-1, 1, SIDE, SIDE)
+    low = F.avg_pool2d(images, 2)
+    return F.interpolate(low, scale_factor=2, mode="nearest").reshape(x.shape)
+
+
+def bicubic(X: np.ndarray) -> np.ndarray:
+    images = torch.from_numpy(X).reshape(-1, 1, SIDE, SIDE)
+    low = F.avg_pool2d(images, 2)
+    up = F.interpolate(low, scale_factor=2, mode="bicubic", align_corners=False)
+    return up.clamp(0, 1).reshape(X.shape).numpy()
+
+
+def part_superres(args) -> dict:
+    X, X_test, _, _ = load("mnist", args.n_samples)
+    low = down_up(torch.from_numpy(X_test)).numpy()
+    pca = PCA(args.k, random_state=0).fit(X)
+    model = fit(ae(args.k, args.epochs, corruption=down_up), X)
+    return {
+        "nearest upsampling": error(low, X_test),
+        "bicubic upsampling": error(bicubic(X_test), X_test),
+        "PCA": error(reconstruct(pca, low), X_test),
+        "skae AE, corruption=down_up": error(reconstruct(model, low), X_test),
+    }
+
+
+# ------------------------------------------------------------------ anomaly
+def part_anomaly(args) -> dict:
+    X, X_test, y, y_test = load("fashion", args.n_samples)
+    out = {}
+    for held_out in range(10):
+        train = X[y != held_out]
+        is_anomaly = y_test == held_out
+        row = {}
+        for label, model in (
+            ("PCA", PCA(args.k, random_state=0)),
+            ("AE", ae(args.k, args.epochs)),
+            ("VAE", vae(args.k, args.epochs)),
+        ):
+            scores = fit(model, train).score_samples(X_test)
+            row[label] = float(roc_auc_score(is_anomaly, -scores))
+        out[str(held_out)] = row
+        print("held out", held_out, row, flush=True)
+    return out
+
+
+# --------------------------------------------------------------------- beta
+def part_beta(args) -> dict:
+    X, X_test, _, _ = load("mnist", args.n_samples)
+    out = {}
+    for beta in (0.5, 1.0, 2.0, 4.0):
+        model = fit(vae(args.k, args.epochs, beta=beta), X)
+        mu, std = model.posterior(X_test)
+        kl = 0.5 * (mu**2 + std**2 - 1 - 2 * np.log(std)).sum(1).mean()
+        out[str(beta)] = {
+            "reconstruction error": error(reconstruct(model, X_test), X_test),
+            "KL (nats)": float(kl),
+            "active units": int(model.active_units_),
+            "ELBO (nats)": float(model.score_samples(X_test).mean()),
+        }
+        print("beta", beta, out[str(beta)], flush=True)
+    return out
+
+
+PARTS = {
+    "denoise": part_denoise,
+    "superres": part_superres,
+    "anomaly": part_anomaly,
+    "beta": part_beta,
+}
+
+
+def table(rows: dict, first: str, spec: str = ".2f") -> list[str]:
+    columns = list(next(iter(rows.values())))
+    lines = [
+        f"| {first} | " + " | ".join(columns) + " |",
+        "|---|" + "---:|" * len(columns),
+    ]
+    for key, row in rows.items():
+        cells = [
+            format(v, spec) if isinstance(v, float) else str(v) for v in row.values()
+        ]
+        lines.append(f"| {key} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def report(results: dict, settings: dict) -> str:
+    lines = [
+        f"Settings: {settings['k']} components, {settings['epochs']} epochs"
+        ' (`learning_rate="cosine"`, batch 256, hidden layers 512-256)'
+        f"; training rows: {settings['n_samples'] or 'all'}.",
+    ]
+    if "denoise" in results:
+        lines += ["", "Denoising: squared error per test image to the clean image.", ""]
+        lines += table(results["denoise"], "data, noise")
+    if "superres" in results:
+        lines += ["", "Super-resolution 14x14 -> 28x28 on MNIST test images:", ""]
+        lines += table({"error": results["superres"]}, "")
+    if "anomaly" in results:
+        rows = dict(results["anomaly"])
+        rows["mean"] = {
+            m: float(np.mean([r[m] for r in results["anomaly"].values()]))
+            for m in ("PCA", "AE", "VAE")
+        }
+        lines += ["", "Anomaly detection on Fashion-MNIST, ROC AUC:", ""]
+        lines += table(rows, "held-out class", ".3f")
+    if "beta" in results:
+        lines += ["", "beta-VAE on MNIST:", ""]
+        lines += table(results["beta"], "beta")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--parts", default=",".join(PARTS))
+    parser.add_argument(
+        "--json", type=Path, default=ROOT / "benchmarks" / "results" / "uses.json"
+    )
+    parser.add_argument("--k", type=int, default=32)
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--n-samples", type=int, default=None)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--report", action="store_true")
+    args = parser.parse_args()
+    if args.quick:
+        args.epochs, args.n_samples = 1, 1000
+    results = json.loads(args.json.read_text()) if args.json.exists() else {}
+    settings = dict(k=args.k, epochs=args.epochs, n_samples=args.n_samples)
+    if not args.report:
+        for name in args.parts.split(","):
+            results[name] = PARTS[name](args)
+            results["settings"] = settings
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(results, indent=1))
+    print(report(results, results.get("settings", settings)))
+
+
+if __name__ == "__main__":
+    main()
