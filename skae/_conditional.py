@@ -62,122 +62,122 @@ def _mixture(terms) -> tuple[np.ndarray, list[np.ndarray]]:
 class ConditionalVAETransformer(VAETransformer):
     """Conditional variational autoencoder (Sohn et al., 2015) as a transformer.
 
-        A :class:`VAETransformer` whose encoder and decoder also see a class
-        label: ``fit(X, y)`` learns q(z|x, y) and p(x|z, y) with the prior
-        p(z) = N(0, I) independent of the label, so the code z holds what the
-        label does not say (for digits: the style of the stroke) and
-        ``sample(y=...)`` generates data of chosen classes. The label enters as
-        the one-hot vector of the classes seen in ``fit`` (``classes_``): the
-        posterior heads see the encoder trunk's features and the label, the
-        decoder sees ``[z, onehot(y)]``; every ``architecture`` works unchanged
-        (see :class:`skae._modules.ConditionalVAE`).
+    A :class:`VAETransformer` whose encoder and decoder also see a class
+    label: ``fit(X, y)`` learns q(z|x, y) and p(x|z, y) with the prior
+    p(z) = N(0, I) independent of the label, so the code z holds what the
+    label does not say (for digits: the style of the stroke) and
+    ``sample(y=...)`` generates data of chosen classes. The label enters as
+    the one-hot vector of the classes seen in ``fit`` (``classes_``): the
+    posterior heads see the encoder trunk's features and the label, the
+    decoder sees ``[z, onehot(y)]``; every ``architecture`` works unchanged
+    (see :class:`skae._modules.ConditionalVAE`).
 
-        Every method takes an optional ``y``. With ``y`` it conditions on it:
-        ``transform`` returns the posterior mean of q(z|x, y), ``score_samples``
-        the ELBO of log p(x|y), ``inverse_transform`` the mean of p(x|z, y).
-        Without ``y`` the label is marginalised with the class frequencies of
-        the training data, p(y) (``class_prior_``):
+    Every method takes an optional ``y``. With ``y`` it conditions on it:
+    ``transform`` returns the posterior mean of q(z|x, y), ``score_samples``
+    the ELBO of log p(x|y), ``inverse_transform`` the mean of p(x|z, y).
+    Without ``y`` the label is marginalised with the class frequencies of
+    the training data, p(y) (``class_prior_``):
 
-        * ``score_samples(X)`` is ``log sum_y p(y) exp(ELBO(x, y))``, a lower
-          bound on log p(x);
-        * ``transform(X)`` is the mean of the posterior over z that goes with
-          this bound: the mixture ``sum_y q(y|x) q(z|x, y)`` whose weights
-          ``q(y|x) = p(y) exp(ELBO(x, y)) / sum_y' p(y') exp(ELBO(x, y'))``
-          (``class_posterior``) make the bound tight, i.e. the posterior means
-          of all classes averaged with the weights the model gives each class
-          for that row. It is a smooth function of x (a hard choice of the best
-          class would jump between classes) and equals ``transform(X, y)`` for
-          rows whose class the model is sure of. A pipeline calls
-          ``transform(X)`` at prediction time, where no label exists; so does
-          ``fit_transform(X, y)`` (the same codes as ``fit(X, y).transform(X)``),
-          so that a pipeline's next step trains on the codes it will see;
-        * ``inverse_transform(Z)`` is the mean of p(x|z) = sum_y p(y) p(x|z, y):
-          the code alone says nothing about the label under the prior, so a
-          round trip without ``y`` blurs the classes together; pass ``y`` to
-          decode a class;
-        * ``sample(n)`` draws the labels from p(y).
+    * ``score_samples(X)`` is ``log sum_y p(y) exp(ELBO(x, y))``, a lower
+      bound on log p(x);
+    * ``transform(X)`` is the mean of the posterior over z that goes with
+      this bound: the mixture ``sum_y q(y|x) q(z|x, y)`` whose weights
+      ``q(y|x) = p(y) exp(ELBO(x, y)) / sum_y' p(y') exp(ELBO(x, y'))``
+      (``class_posterior``) make the bound tight, i.e. the posterior means
+      of all classes averaged with the weights the model gives each class
+      for that row. It is a smooth function of x (a hard choice of the best
+      class would jump between classes) and equals ``transform(X, y)`` for
+      rows whose class the model is sure of. A pipeline calls
+      ``transform(X)`` at prediction time, where no label exists; so does
+      ``fit_transform(X, y)`` (the same codes as ``fit(X, y).transform(X)``),
+      so that a pipeline's next step trains on the codes it will see;
+    * ``inverse_transform(Z)`` is the mean of p(x|z) = sum_y p(y) p(x|z, y):
+      the code alone says nothing about the label under the prior, so a
+      round trip without ``y`` blurs the classes together; pass ``y`` to
+      decode a class;
+    * ``sample(n)`` draws the labels from p(y).
 
-        Labels not seen in ``fit`` raise a ValueError. Computing without ``y``
-        costs one ELBO (16 decoder passes) per class and row.
+    Labels not seen in ``fit`` raise a ValueError. Computing without ``y``
+    costs one ELBO (16 decoder passes) per class and row.
 
     {parameters}
-        Attributes
-        ----------
-        classes_ : ndarray of shape (n_classes,)
-            The class labels seen in ``fit``, sorted; the one-hot columns follow
-            this order.
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        The class labels seen in ``fit``, sorted; the one-hot columns follow
+        this order.
 
-        class_count_ : ndarray of shape (n_classes,)
-            Number of training rows of each class (summed over ``partial_fit``
-            calls).
+    class_count_ : ndarray of shape (n_classes,)
+        Number of training rows of each class (summed over ``partial_fit``
+        calls).
 
-        class_prior_ : ndarray of shape (n_classes,)
-            Frequency of each class in the training data: p(y) for the methods
-            called without ``y`` and for ``sample``.
+    class_prior_ : ndarray of shape (n_classes,)
+        Frequency of each class in the training data: p(y) for the methods
+        called without ``y`` and for ``sample``.
 
-        module_ : torch.nn.Module
-            The trained conditional VAE (:class:`skae._modules.ConditionalVAE`),
-            reading rows ``[scaled x, onehot(y)]``.
+    module_ : torch.nn.Module
+        The trained conditional VAE (:class:`skae._modules.ConditionalVAE`),
+        reading rows ``[scaled x, onehot(y)]``.
 
-        n_components_ : int
-            Dimension of the latent code.
+    n_components_ : int
+        Dimension of the latent code.
 
-        mean_ : ndarray of shape (n_features,)
-            Per-feature offset of the internal scaling (the label is not scaled).
+    mean_ : ndarray of shape (n_features,)
+        Per-feature offset of the internal scaling (the label is not scaled).
 
-        scale_ : ndarray of shape (n_features,)
-            Per-feature scale of the internal scaling.
+    scale_ : ndarray of shape (n_features,)
+        Per-feature scale of the internal scaling.
 
-        loss_curve_ : list of float
-            Mean training loss per sample (scaled units, nats) at each epoch.
+    loss_curve_ : list of float
+        Mean training loss per sample (scaled units, nats) at each epoch.
 
-        validation_loss_curve_ : list of float or None
-            Mean validation loss per epoch when ``early_stopping=True``.
+    validation_loss_curve_ : list of float or None
+        Mean validation loss per epoch when ``early_stopping=True``.
 
-        best_loss_ : float
-            Best monitored loss.
+    best_loss_ : float
+        Best monitored loss.
 
-        n_iter_ : int
-            Number of epochs run (each ``partial_fit`` call counts as one).
+    n_iter_ : int
+        Number of epochs run (each ``partial_fit`` call counts as one).
 
-        posterior_mean_variance_ : ndarray of shape (n_components,)
-            Variance over the training rows of the posterior means of q(z|x, y)
-            given their labels, per latent dimension.
+    posterior_mean_variance_ : ndarray of shape (n_components,)
+        Variance over the training rows of the posterior means of q(z|x, y)
+        given their labels, per latent dimension.
 
-        active_units_ : int
-            Number of latent dimensions whose ``posterior_mean_variance_``
-            exceeds 0.01.
+    active_units_ : int
+        Number of latent dimensions whose ``posterior_mean_variance_``
+        exceeds 0.01.
 
-        n_features_in_ : int
-            Number of features seen during ``fit``.
+    n_features_in_ : int
+        Number of features seen during ``fit``.
 
-        feature_names_in_ : ndarray of shape (n_features,)
-            Names of features seen during ``fit``. Defined only when ``X``
-            has feature names that are all strings.
+    feature_names_in_ : ndarray of shape (n_features,)
+        Names of features seen during ``fit``. Defined only when ``X``
+        has feature names that are all strings.
 
-        See Also
-        --------
-        VAETransformer : The unconditional model.
+    See Also
+    --------
+    VAETransformer : The unconditional model.
 
-        Notes
-        -----
-        :func:`skae.save` does not store this class (it raises a TypeError):
-        pickle or ``joblib.dump`` it. ``recommend`` is not available.
+    Notes
+    -----
+    :func:`skae.save` does not store this class (it raises a TypeError):
+    pickle or ``joblib.dump`` it. ``recommend`` is not available.
 
-        Examples
-        --------
-        >>> from sklearn.datasets import load_digits
-        >>> from skae import ConditionalVAETransformer
-        >>> X, y = load_digits(return_X_y=True)
-        >>> cvae = ConditionalVAETransformer(n_components=2, max_iter=5, random_state=0)
-        >>> cvae.fit(X, y).transform(X, y).shape
-        (1797, 2)
-        >>> cvae.transform(X).shape
-        (1797, 2)
-        >>> cvae.sample(3, y=[0, 1, 7], random_state=0).shape
-        (3, 64)
-        >>> cvae.class_posterior(X[:2]).shape
-        (2, 10)
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from skae import ConditionalVAETransformer
+    >>> X, y = load_digits(return_X_y=True)
+    >>> cvae = ConditionalVAETransformer(n_components=2, max_iter=5, random_state=0)
+    >>> cvae.fit(X, y).transform(X, y).shape
+    (1797, 2)
+    >>> cvae.transform(X).shape
+    (1797, 2)
+    >>> cvae.sample(3, y=[0, 1, 7], random_state=0).shape
+    (3, 64)
+    >>> cvae.class_posterior(X[:2]).shape
+    (2, 10)
     """
 
     # ---------------------------------------------------------------- fitting
@@ -606,5 +606,6 @@ class ConditionalVAETransformer(VAETransformer):
 # The parameters are VAETransformer's: their documentation too (not under -OO).
 if ConditionalVAETransformer.__doc__ and VAETransformer.__doc__:
     ConditionalVAETransformer.__doc__ = ConditionalVAETransformer.__doc__.replace(
-        "{parameters}\n", _section(VAETransformer.__doc__, "Parameters", "Attributes")
+        "    {parameters}\n",
+        _section(VAETransformer.__doc__, "Parameters", "Attributes"),
     )
