@@ -161,8 +161,11 @@ class ConditionalVAETransformer(VAETransformer):
 
     Notes
     -----
-    :func:`skae.save` does not store this class (it raises a TypeError):
-    pickle or ``joblib.dump`` it. ``recommend`` is not available.
+    The label columns are appended to a copy of ``X`` (in ``fit``, and in
+    each method, one class at a time without ``y``): a memory-mapped ``X``
+    is read into memory. :func:`skae.save` does not store this class (it
+    raises a TypeError): pickle or ``joblib.dump`` it. ``recommend`` is not
+    available.
 
     Examples
     --------
