@@ -233,8 +233,13 @@ class _BaseAutoencoder(
         with _transaction(self), torch.inference_mode(False), torch.enable_grad():
             warm = self.warm_start and hasattr(self, "module_")
             self._architecture()  # checks hidden_layer_sizes and image_shape
-            self._fit(self._validate(X, reset=not warm), warm)
+            X = self._validate(X, reset=not warm)
+            self._fit(self._training_rows(X, y, warm), warm)
         return self
+
+    def _training_rows(self, X, y, warm: bool):
+        """The rows to train on, from validated ``X`` and the ``y`` of ``fit``."""
+        return X
 
     def _hidden_sizes(self) -> list[int]:
         sizes = self.hidden_layer_sizes
@@ -324,9 +329,9 @@ class _BaseAutoencoder(
         if warm:
             mean, scale = self.mean_, self.scale_
         else:
-            mean, scale = fit_scaling(X, self._resolved_scaling())
+            mean, scale = self._fit_scaling(X)
         standardizer = Standardizer(mean, scale)
-        Xt = make_rows(X, standardizer, device)
+        Xt = make_rows(X, Standardizer(*self._row_scaling(mean, scale)), device)
         if warm:
             # A copy: a failed warm start must leave the fitted model as it was.
             module = copy.deepcopy(self.module_).to(device)
@@ -334,6 +339,14 @@ class _BaseAutoencoder(
             module = self._new_module(X.shape[1], init_seed).to(device)
             self._init_from_data(module, Xt)
         return (mean, scale), standardizer, Xt, module
+
+    def _fit_scaling(self, X) -> tuple[np.ndarray, np.ndarray]:
+        """Offset and scale of the data's features, fitted on training rows ``X``."""
+        return fit_scaling(X, self._resolved_scaling())
+
+    def _row_scaling(self, mean, scale) -> tuple[np.ndarray, np.ndarray]:
+        """Offset and scale of the rows the module reads, from the data's."""
+        return mean, scale
 
     def _training_config(self, n_samples: int, partial: bool = False):
         return TrainingConfig(
@@ -426,7 +439,8 @@ class _BaseAutoencoder(
         with _transaction(self), torch.inference_mode(False), torch.enable_grad():
             warm = hasattr(self, "module_")
             self._architecture()
-            self._partial_fit(self._validate(X, reset=not warm), warm)
+            X = self._validate(X, reset=not warm)
+            self._partial_fit(self._training_rows(X, y, warm), warm)
         return self
 
     def _partial_fit(self, X, warm: bool) -> None:
@@ -562,7 +576,12 @@ class _BaseAutoencoder(
         return _module_device(self.module_)
 
     def _standardizer(self) -> Standardizer:
+        """The fitted scaling of the data's features."""
         return Standardizer(self.mean_, self.scale_)
+
+    def _row_standardizer(self) -> Standardizer:
+        """The fitted scaling of the rows the module reads (see ``_row_scaling``)."""
+        return Standardizer(*self._row_scaling(self.mean_, self.scale_))
 
     def _row_bytes(self, n_draws: int = 1, itemsize: int = 4) -> int:
         """Bytes one input row takes in inference with ``n_draws`` decoder passes.
@@ -577,9 +596,13 @@ class _BaseAutoencoder(
         """
         n_features = self.n_features_in_
         encoder = activation_elements(self.module_.encoder, n_features)
-        decoder = activation_elements(self.module_.decoder, self.n_components_)
+        decoder = activation_elements(self.module_.decoder, self._code_width())
         per_draw = 3 * n_features + 2 * (decoder + self.n_components_)
         return itemsize * (2 * n_features + encoder + n_draws * per_draw)
+
+    def _code_width(self) -> int:
+        """Width of the codes the decoder reads."""
+        return self.n_components_
 
     def _inference_module(self, dtype: torch.dtype = torch.float32) -> torch.nn.Module:
         """The fitted module for inference in ``dtype``, batch-invariant.
@@ -595,7 +618,7 @@ class _BaseAutoencoder(
 
     def _map_scaled(self, fn, X, out_shape, dtype, **kwargs) -> np.ndarray:
         """``map_tiles`` over the scaled rows of X."""
-        prepare = self._standardizer().scale_into
+        prepare = self._row_standardizer().scale_into
         return map_tiles(
             fn, X, out_shape, dtype, self._device(), prepare=prepare, **kwargs
         )
@@ -628,17 +651,17 @@ class _BaseAutoencoder(
         """
         check_is_fitted(self)
         X = self._validate(X)
+        return self._codes(X, output_dtype(X))
+
+    def _codes(self, X, dtype) -> np.ndarray:
+        """What ``transform`` returns for validated rows ``X``, of ``dtype``."""
         module = self._inference_module()
 
         def encode(xs: torch.Tensor) -> torch.Tensor:
             return self._encode(module, xs)
 
         return self._map_scaled(
-            encode,
-            X,
-            (self.n_components_,),
-            output_dtype(X),
-            row_bytes=self._row_bytes(),
+            encode, X, (self.n_components_,), dtype, row_bytes=self._row_bytes()
         )
 
     def inverse_transform(self, X):
@@ -656,6 +679,11 @@ class _BaseAutoencoder(
             the decoder's distribution for the VAE).
         """
         check_is_fitted(self)
+        Z = self._check_codes(X)
+        return self._decode_to(Z, Z.dtype)
+
+    def _check_codes(self, X) -> np.ndarray:
+        """Latent codes ``X`` of ``inverse_transform``, validated."""
         Z = check_array(
             X, dtype=[np.float64, np.float32], input_name="X", estimator=self
         )
@@ -666,7 +694,7 @@ class _BaseAutoencoder(
                 f"inverse_transform is expecting n_components_={self.n_components_}"
                 " features as input."
             )
-        return self._decode_to(Z, Z.dtype)
+        return Z
 
     def score_samples(self, X):
         """Score of each sample: higher means more typical of the training data.
@@ -687,6 +715,10 @@ class _BaseAutoencoder(
         check_is_fitted(self)
         X = self._validate(X)
         self._check_X(X)
+        return self._finite_scores(X)
+
+    def _finite_scores(self, X) -> np.ndarray:
+        """``score_samples`` of validated rows: float32, float64 where it overflows."""
         scores = self._scores(X, torch.float32)
         overflow = ~np.isfinite(scores)
         if overflow.any():
@@ -747,10 +779,7 @@ class _BaseAutoencoder(
             Decoded samples (decoder means), in the units of the training data.
         """
         check_is_fitted(self)
-        if not isinstance(n_samples, Integral) or n_samples < 1:
-            raise ValueError(
-                f"n_samples must be a positive integer, got {n_samples!r}."
-            )
+        n_samples = _check_n_samples(n_samples)
         rng = check_random_state(
             self.random_state if random_state is None else random_state
         )

@@ -152,8 +152,9 @@ def draw_log_weights(
         (k, *mu.shape), generator=generator, dtype=mu.dtype, device=mu.device
     )
     z = model.reparameterize(mu, log_var, eps)
-    out = model.decode(z.reshape(-1, z.shape[-1]))
-    log_px = model.likelihood.log_prob(x.repeat(k, 1), out).reshape(k, -1)
+    x_rep = x.repeat(k, 1)
+    out = model.decode(z.reshape(-1, z.shape[-1]), x_rep)
+    log_px = model.likelihood.log_prob(x_rep, out).reshape(k, -1)
     # log p(z) - log q(z|x); the 0.5 * log(2 pi) terms cancel.
     return log_px, 0.5 * (eps.square() + log_var - z.square()).sum(-1)
 
@@ -169,8 +170,8 @@ def elbo_common_noise(
     """
     mu, log_var = model.encode(x)
     z = model.reparameterize(mu[:, None, :], log_var[:, None, :], eps[None])
-    out = model.decode(z.reshape(-1, z.shape[-1]))
     x_rep = x.repeat_interleave(eps.shape[0], dim=0)
+    out = model.decode(z.reshape(-1, z.shape[-1]), x_rep)
     log_px = model.likelihood.log_prob(x_rep, out).reshape(x.shape[0], -1)
     return log_px.mean(1) - kl_standard_normal(mu, log_var)
 

@@ -285,6 +285,15 @@ class VariationalAutoencoder(nn.Module):
         encoder normalises each row, then corrupts it (Mult-VAE's input
         dropout, :class:`skae._corruption.InputDropout`).
         """
+        return self.heads(self.features(x, corrupt, generator))
+
+    def features(
+        self,
+        x: torch.Tensor,
+        corrupt: Callable | None = None,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """The encoder trunk's output for rows ``x`` (corrupted first if asked)."""
         layers = self.encoder
         if corrupt is not None:
             if getattr(corrupt, "after_unit_norm", False) and _starts_with_unit_norm(
@@ -292,7 +301,10 @@ class VariationalAutoencoder(nn.Module):
             ):
                 x, layers = layers[0](x), layers[1:]
             x = corrupt(x, generator)
-        h = layers(x)
+        return layers(x)
+
+    def heads(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Posterior mean and (clipped) log-variance from the trunk's features."""
         log_var = self.log_var_head(h)
         bound = self.max_abs_log_var
         return self.mean_head(h), log_var.clamp(min=-bound, max=bound)
@@ -304,8 +316,12 @@ class VariationalAutoencoder(nn.Module):
         """z = mu + sigma * eps, differentiable in mu and log_var."""
         return mu + torch.exp(0.5 * log_var) * eps
 
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Decoder output: the parameters of p(x|z) (mean or logits)."""
+    def decode(self, z: torch.Tensor, x: torch.Tensor | None = None) -> torch.Tensor:
+        """Decoder output: the parameters of p(x|z) (mean or logits).
+
+        ``x`` holds the rows the codes were drawn for, row by row; this model
+        ignores it, a :class:`ConditionalVAE` reads their label from it.
+        """
         return self.decoder(z)
 
     def reconstruct(self, z: torch.Tensor) -> torch.Tensor:
@@ -322,7 +338,88 @@ class VariationalAutoencoder(nn.Module):
         eps = torch.randn(
             mu.shape, generator=generator, dtype=mu.dtype, device=mu.device
         )
-        return self.decode(self.reparameterize(mu, log_var, eps)), mu, log_var
+        return self.decode(self.reparameterize(mu, log_var, eps), x), mu, log_var
+
+
+class DataColumns(nn.Module):
+    """The likelihood ``likelihood`` of the first ``n_features`` columns of rows.
+
+    The rows a :class:`ConditionalVAE` reads are the data followed by a
+    one-hot label; the likelihood scores the data only.
+    """
+
+    def __init__(self, likelihood: nn.Module, n_features: int) -> None:
+        super().__init__()
+        self.likelihood = likelihood
+        self.n_features = n_features
+
+    def log_prob(self, x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        """Per-sample log-probability of the data columns of ``x``."""
+        return self.likelihood.log_prob(x[..., : self.n_features], out)
+
+    def mean(self, out: torch.Tensor) -> torch.Tensor:
+        return self.likelihood.mean(out)
+
+    def output_for_mean(self, mean: torch.Tensor) -> torch.Tensor:
+        """Decoder output for the per-column ``mean`` of rows (data columns only)."""
+        return self.likelihood.output_for_mean(mean[..., : self.n_features])
+
+
+class ConditionalVAE(VariationalAutoencoder):
+    """VAE conditioned on a label (Sohn et al., 2015): q(z|x, y) and p(x|z, y).
+
+    Rows are ``[x, onehot(y)]``: the data's ``n_features`` columns, then the
+    one-hot label over ``n_classes`` classes, so that labels travel with the
+    rows through batching. The encoder's trunk sees ``x`` and the posterior
+    heads see ``[trunk(x), onehot(y)]`` (for an architecture without hidden
+    layers, ``[x, onehot(y)]``); the decoder sees ``[z, onehot(y)]``. Any
+    architecture's pair works unchanged: the trunk reads the data as they
+    are (an image for a convolutional one) and the decoder is built for
+    ``n_components + n_classes`` inputs. The likelihood scores ``x`` only.
+
+    ``decode(z, x)`` appends the label of rows ``x`` to codes ``z``;
+    ``decode(z)`` and ``reconstruct(z)`` take labelled codes
+    ``[z, onehot(y)]``.
+    """
+
+    def __init__(
+        self,
+        encoder: nn.Module,
+        n_hidden: int,
+        n_components: int,
+        decoder: nn.Module,
+        likelihood: nn.Module,
+        n_classes: int,
+    ) -> None:
+        n_features = likelihood.n_features
+        super().__init__(
+            encoder, n_hidden + n_classes, n_components, decoder, likelihood
+        )
+        self.n_features = n_features
+        self.n_classes = n_classes
+
+    def encode(
+        self,
+        x: torch.Tensor,
+        corrupt: Callable | None = None,
+        generator: torch.Generator | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Posterior mean and log-variance of rows ``[x, onehot(y)]``.
+
+        A corruption changes the data columns only.
+        """
+        data, label = x[:, : self.n_features], x[:, self.n_features :]
+        h = self.features(data, corrupt, generator)
+        return self.heads(torch.cat([h, label.to(h.dtype)], dim=1))
+
+    def decode(self, z: torch.Tensor, x: torch.Tensor | None = None) -> torch.Tensor:
+        """Decoder output for codes ``z`` with the label of rows ``x``.
+
+        Without ``x``, ``z`` are labelled codes ``[z, onehot(y)]``.
+        """
+        if x is not None:
+            z = torch.cat([z, x[:, self.n_features :].to(z.dtype)], dim=1)
+        return self.decoder(z)
 
 
 def _probe(module: nn.Module, n_in: int) -> torch.Tensor:
@@ -415,17 +512,30 @@ def build_autoencoder(
 
 
 def build_vae(
-    n_features: int, n_components: int, builder: Builder, likelihood: str
+    n_features: int,
+    n_components: int,
+    builder: Builder,
+    likelihood: str,
+    n_classes: int = 0,
 ) -> VariationalAutoencoder:
     """VAE of ``builder``'s pair; the mean and log-variance heads follow the trunk.
 
     A multinomial VAE's trunk sees each row at unit L2 norm (:class:`UnitNorm`).
+    With ``n_classes``, a :class:`ConditionalVAE` whose decoder is the
+    builder's for ``n_components + n_classes`` inputs.
     """
-    trunk, n_hidden, decoder = encoder_decoder(builder, n_features, n_components)
+    trunk, n_hidden, decoder = encoder_decoder(
+        builder, n_features, n_components + n_classes
+    )
     if likelihood == "multinomial":
         trunk = nn.Sequential(UnitNorm(), *_layers(trunk))
     lik = LIKELIHOODS[likelihood]
     lik_module = lik(n_features) if lik is GaussianLikelihood else lik()
+    if n_classes:
+        lik_module = DataColumns(lik_module, n_features)
+        return ConditionalVAE(
+            trunk, n_hidden, n_components, decoder, lik_module, n_classes
+        )
     return VariationalAutoencoder(trunk, n_hidden, n_components, decoder, lik_module)
 
 

@@ -256,7 +256,9 @@ def _serialize(estimator: Any) -> tuple[dict[str, str], dict[str, np.ndarray]]:
         raise TypeError(
             f"only AutoencoderTransformer and VAETransformer can be saved, not "
             f"{cls.__module__}.{cls.__qualname__}: the file holds no code, so "
-            "load could not rebuild another class (subclasses included)."
+            "load could not rebuild another class (subclasses included, e.g. "
+            "ConditionalVAETransformer). Pickle the estimator (pickle or "
+            "joblib.dump) instead, from a source you trust when loading."
         )
     check_is_fitted(estimator)
     _check_state(estimator)

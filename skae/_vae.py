@@ -487,7 +487,7 @@ class VAETransformer(_BaseAutoencoder):
         the mean of the scaled rows). A decoder whose last layer is not a
         linear layer with one bias per feature is left as it is.
         """
-        layer = output_layer(module, X_train.shape[1])
+        layer = output_layer(module, self.n_features_in_)
         if layer is None:
             return
         bias = module.likelihood.output_for_mean(_feature_mean(X_train))
@@ -586,12 +586,19 @@ class VAETransformer(_BaseAutoencoder):
         X = self._validate(X)
         self._check_X(X)
         n_samples = _check_n_samples(n_samples)
+        return self._log_likelihood(X, n_samples, self._generator(random_state))
+
+    def _generator(self, random_state) -> torch.Generator:
+        """A torch generator on the model's device, seeded from ``random_state``."""
         rng = check_random_state(
             self.random_state if random_state is None else random_state
         )
+        generator = torch.Generator(device=self._device())
+        return generator.manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
+
+    def _log_likelihood(self, X, n_samples: int, generator) -> np.ndarray:
+        """``log_likelihood`` of validated rows ``X``, with draws from ``generator``."""
         device = self._device()
-        generator = torch.Generator(device=device)
-        generator.manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
         log_det = float(np.log(self.scale_).sum())
         module = self._inference_module(torch.float64)
         # Tiles of whole rows, each with its draws in chunks within the budget.
@@ -630,7 +637,10 @@ class VAETransformer(_BaseAutoencoder):
         """
         check_is_fitted(self)
         X = self._validate(X)
+        return self._posterior(X, output_dtype(X))
 
+    def _posterior(self, X, dtype) -> tuple[np.ndarray, np.ndarray]:
+        """``posterior`` of validated rows ``X``, of ``dtype``."""
         module = self._inference_module()
 
         def moments(xs: torch.Tensor) -> torch.Tensor:
@@ -641,7 +651,7 @@ class VAETransformer(_BaseAutoencoder):
             moments,
             X,
             (2, self.n_components_),
-            output_dtype(X),
+            dtype,
             row_bytes=self._row_bytes(),
         )
         return out[:, 0], out[:, 1]

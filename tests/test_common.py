@@ -11,12 +11,16 @@ from sklearn.utils.estimator_checks import (
     parametrize_with_checks,
 )
 
-from skae import AutoencoderTransformer, VAETransformer
+from skae import AutoencoderTransformer, ConditionalVAETransformer, VAETransformer
 
 # Small networks and few epochs keep the ~100 checks fast; behaviour is the
 # same as with the defaults.
 FAST = dict(hidden_layer_sizes=(16,), max_iter=5, device="cpu")
-ESTIMATORS = [AutoencoderTransformer(**FAST), VAETransformer(**FAST)]
+ESTIMATORS = [
+    AutoencoderTransformer(**FAST),
+    VAETransformer(**FAST),
+    ConditionalVAETransformer(**FAST),
+]
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")

@@ -117,9 +117,9 @@ def test_training_with_importance_samples(pixels, monkeypatch):
     decoded = []
     decode = skae._modules.VariationalAutoencoder.decode
 
-    def recording_decode(self, z):
+    def recording_decode(self, z, x=None):
         decoded.append(z.shape[0])
-        return decode(self, z)
+        return decode(self, z, x)
 
     VAE = skae._modules.VariationalAutoencoder
     monkeypatch.setattr(VAE, "decode", recording_decode)

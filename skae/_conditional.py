@@ -1,0 +1,614 @@
+"""Conditional variational autoencoder: a VAE whose encoder and decoder see a label.
+
+The label travels with the rows: ``fit`` appends the one-hot columns of ``y``
+to ``X``, so the training loop, the objectives and the inference tiles work
+on rows ``[x, onehot(y)]`` as they are, and the module
+(:class:`skae._modules.ConditionalVAE`) splits them off. Methods called
+without a label marginalise it over the classes (see the class docstring).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from sklearn.base import _fit_context
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import _check_y, check_consistent_length, check_is_fitted
+
+from ._base import _check_n_samples, _transaction, output_dtype
+from ._modules import build_vae
+from ._scaling import fit_scaling
+from ._vae import VAETransformer
+
+
+def _section(doc: str, title: str, until: str) -> str:
+    """The section ``title`` of a numpydoc docstring, up to the section ``until``."""
+    start = doc.index(f"    {title}\n")
+    return doc[start : doc.index(f"    {until}\n", start)].rstrip() + "\n\n"
+
+
+def _mixture(terms) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Log-sum-exp of per-class log-weights and the weighted means of values.
+
+    ``terms`` yields, class by class, ``(log_weight, values)``: log-weights of
+    shape (n,) and a list of arrays of shape (n, ...). Returns ``log sum_c
+    exp(log_weight_c)`` and, for each value, ``sum_c w_c value_c`` with the
+    weights ``w_c`` normalised per row (a softmax over classes), accumulated
+    one class at a time in float64 (memory of one class's values).
+    """
+    top = total = sums = None
+    for log_weight, values in terms:
+        values = [np.asarray(v, dtype=np.float64) for v in values]
+        if top is None:
+            top, total, sums = log_weight, np.ones_like(log_weight), values
+            continue
+        new_top = np.maximum(top, log_weight)
+        old, new = np.exp(top - new_top), np.exp(log_weight - new_top)
+        total = total * old + new
+        sums = [
+            s * old.reshape(-1, *[1] * (v.ndim - 1))
+            + v * new.reshape(-1, *[1] * (v.ndim - 1))
+            for s, v in zip(sums, values, strict=True)
+        ]
+        top = new_top
+    return top + np.log(total), [
+        s / total.reshape(-1, *[1] * (s.ndim - 1)) for s in sums
+    ]
+
+
+class ConditionalVAETransformer(VAETransformer):
+    """Conditional variational autoencoder (Sohn et al., 2015) as a transformer.
+
+    A :class:`VAETransformer` whose encoder and decoder also see a class
+    label: ``fit(X, y)`` learns q(z|x, y) and p(x|z, y) with the prior
+    p(z) = N(0, I) independent of the label, so the code z holds what the
+    label does not say (for digits: the style of the stroke) and
+    ``sample(y=...)`` generates data of chosen classes. The label enters as
+    the one-hot vector of the classes seen in ``fit`` (``classes_``): the
+    posterior heads see the encoder trunk's features and the label, the
+    decoder sees ``[z, onehot(y)]``; every ``architecture`` works unchanged
+    (see :class:`skae._modules.ConditionalVAE`).
+
+    Every method takes an optional ``y``. With ``y`` it conditions on it:
+    ``transform`` returns the posterior mean of q(z|x, y), ``score_samples``
+    the ELBO of log p(x|y), ``inverse_transform`` the mean of p(x|z, y).
+    Without ``y`` the label is marginalised with the class frequencies of
+    the training data, p(y) (``class_prior_``):
+
+    * ``score_samples(X)`` is ``log sum_y p(y) exp(ELBO(x, y))``, a lower
+      bound on log p(x);
+    * ``transform(X)`` is the mean of the posterior over z that goes with
+      this bound: the mixture ``sum_y q(y|x) q(z|x, y)`` whose weights
+      ``q(y|x) = p(y) exp(ELBO(x, y)) / sum_y' p(y') exp(ELBO(x, y'))``
+      (``class_posterior``) make the bound tight, i.e. the posterior means
+      of all classes averaged with the weights the model gives each class
+      for that row. It is a smooth function of x (a hard choice of the best
+      class would jump between classes) and equals ``transform(X, y)`` for
+      rows whose class the model is sure of. A pipeline calls
+      ``transform(X)`` at prediction time, where no label exists; so does
+      ``fit_transform(X, y)`` (the same codes as ``fit(X, y).transform(X)``),
+      so that a pipeline's next step trains on the codes it will see;
+    * ``inverse_transform(Z)`` is the mean of p(x|z) = sum_y p(y) p(x|z, y):
+      the code alone says nothing about the label under the prior, so a
+      round trip without ``y`` blurs the classes together; pass ``y`` to
+      decode a class;
+    * ``sample(n)`` draws the labels from p(y).
+
+    Labels not seen in ``fit`` raise a ValueError. Computing without ``y``
+    costs one ELBO (16 decoder passes) per class and row.
+
+    {parameters}
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        The class labels seen in ``fit``, sorted; the one-hot columns follow
+        this order.
+
+    class_count_ : ndarray of shape (n_classes,)
+        Number of training rows of each class (summed over ``partial_fit``
+        calls).
+
+    class_prior_ : ndarray of shape (n_classes,)
+        Frequency of each class in the training data: p(y) for the methods
+        called without ``y`` and for ``sample``.
+
+    module_ : torch.nn.Module
+        The trained conditional VAE (:class:`skae._modules.ConditionalVAE`),
+        reading rows ``[scaled x, onehot(y)]``.
+
+    n_components_ : int
+        Dimension of the latent code.
+
+    mean_ : ndarray of shape (n_features,)
+        Per-feature offset of the internal scaling (the label is not scaled).
+
+    scale_ : ndarray of shape (n_features,)
+        Per-feature scale of the internal scaling.
+
+    loss_curve_ : list of float
+        Mean training loss per sample (scaled units, nats) at each epoch.
+
+    validation_loss_curve_ : list of float or None
+        Mean validation loss per epoch when ``early_stopping=True``.
+
+    best_loss_ : float
+        Best monitored loss.
+
+    n_iter_ : int
+        Number of epochs run (each ``partial_fit`` call counts as one).
+
+    posterior_mean_variance_ : ndarray of shape (n_components,)
+        Variance over the training rows of the posterior means of q(z|x, y)
+        given their labels, per latent dimension.
+
+    active_units_ : int
+        Number of latent dimensions whose ``posterior_mean_variance_``
+        exceeds 0.01.
+
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+
+    feature_names_in_ : ndarray of shape (n_features,)
+        Names of features seen during ``fit``. Defined only when ``X``
+        has feature names that are all strings.
+
+    See Also
+    --------
+    VAETransformer : The unconditional model.
+
+    Notes
+    -----
+    The label columns are appended to a copy of ``X`` (in ``fit``, and in
+    each method, one class at a time without ``y``): a memory-mapped ``X``
+    is read into memory. :func:`skae.save` does not store this class (it
+    raises a TypeError): pickle or ``joblib.dump`` it. ``recommend`` is not
+    available.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from skae import ConditionalVAETransformer
+    >>> X, y = load_digits(return_X_y=True)
+    >>> cvae = ConditionalVAETransformer(n_components=2, max_iter=5, random_state=0)
+    >>> cvae.fit(X, y).transform(X, y).shape
+    (1797, 2)
+    >>> cvae.transform(X).shape
+    (1797, 2)
+    >>> cvae.sample(3, y=[0, 1, 7], random_state=0).shape
+    (3, 64)
+    >>> cvae.class_posterior(X[:2]).shape
+    (2, 10)
+    """
+
+    # ---------------------------------------------------------------- fitting
+    def fit(self, X, y):
+        """Fit the model with X and its labels y.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data.
+
+        y : array-like of shape (n_samples,)
+            Class labels (any hashable values a classifier accepts). With
+            ``warm_start=True`` a second fit keeps ``classes_`` and accepts
+            only those labels.
+
+        Returns
+        -------
+        self : object
+            Returns the instance itself.
+        """
+        return super().fit(X, y)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, classes=None):
+        """Train on X and its labels y for one pass, continuing from the last call.
+
+        As :meth:`VAETransformer.partial_fit`; the first call fixes
+        ``classes_``: ``classes`` when given (the labels of all blocks,
+        as for scikit-learn's incremental classifiers), else the labels of
+        this block. Later blocks may only hold those labels.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            One block of training data.
+
+        y : array-like of shape (n_samples,)
+            Its class labels.
+
+        classes : array-like of shape (n_classes,), default=None
+            Every label of the stream, on the first call only.
+
+        Returns
+        -------
+        self : object
+            Returns the instance itself.
+        """
+        with _transaction(self), torch.inference_mode(False), torch.enable_grad():
+            warm = hasattr(self, "module_")
+            self._architecture()
+            X = self._validate(X, reset=not warm)
+            rows = self._training_rows(X, y, warm, classes, accumulate=True)
+            self._partial_fit(rows, warm)
+        return self
+
+    def _training_rows(self, X, y, warm: bool, classes=None, accumulate=False):
+        """``[X, onehot(y)]``; sets ``classes_`` (from ``classes`` when given)
+        and the class counts, this call's or (``accumulate``) all calls'."""
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target "
+                "y is None."
+            )
+        y = _check_y(y, estimator=self)
+        check_consistent_length(X, y)
+        check_classification_targets(y)
+        if not warm:
+            self.classes_ = np.unique(y if classes is None else classes)
+            self.class_count_ = np.zeros(len(self.classes_))
+        elif classes is not None and not np.array_equal(
+            np.unique(classes), self.classes_
+        ):
+            raise ValueError(
+                f"classes={classes!r} differs from classes_={self.classes_!r} "
+                "of the fitted model."
+            )
+        index = self._label_index(y)
+        counts = np.bincount(index, minlength=len(self.classes_)).astype(np.float64)
+        self.class_count_ = self.class_count_ + counts if accumulate else counts
+        self.class_prior_ = self.class_count_ / self.class_count_.sum()
+        return self._labelled(X, index)
+
+    def _build_module(self, n_features: int):
+        n_classes = len(self.classes_)
+        return build_vae(
+            n_features - n_classes,
+            self.n_components,
+            self._builder(),
+            self.likelihood,
+            n_classes,
+        )
+
+    def _fit_scaling(self, X):
+        return fit_scaling(X[:, : -len(self.classes_)], self._resolved_scaling())
+
+    def _row_scaling(self, mean, scale):
+        k = len(self.classes_)
+        return np.r_[mean, np.zeros(k)], np.r_[scale, np.ones(k)]
+
+    def _code_width(self) -> int:
+        return self.n_components_ + len(self.classes_)
+
+    # ----------------------------------------------------------------- labels
+    def _label_index(self, y, n_samples: int | None = None) -> np.ndarray:
+        """Indices in ``classes_`` of labels ``y`` (one label is broadcast)."""
+        y = np.asarray(y)
+        if y.ndim == 0 and n_samples is not None:
+            y = np.full(n_samples, y, dtype=y.dtype)
+        if y.ndim != 1:
+            raise ValueError(
+                f"y must be one label or a 1-D array-like of labels, got shape "
+                f"{y.shape}."
+            )
+        if n_samples is not None and len(y) != n_samples:
+            raise ValueError(
+                f"y has {len(y)} labels for {n_samples} samples; pass one "
+                "label per sample, or a single label for all."
+            )
+        encoder = LabelEncoder()
+        encoder.classes_ = self.classes_
+        try:
+            return encoder.transform(y)
+        except (TypeError, ValueError) as error:
+            raise ValueError(
+                f"{type(self).__name__}: {error}; fit saw the classes "
+                f"{self.classes_.tolist()!r}."
+            ) from None
+
+    def _labelled(self, X, index: np.ndarray):
+        """Rows ``[X, onehot(index)]``, in X's dtype and format."""
+        onehot = np.zeros((X.shape[0], len(self.classes_)), dtype=X.dtype)
+        onehot[np.arange(X.shape[0]), index] = 1
+        if sp.issparse(X):
+            rows = sp.hstack([X, sp.csr_matrix(onehot)], format="csr")
+            rows.sum_duplicates()
+            return rows
+        return np.hstack([np.asarray(X), onehot])
+
+    def _of_class(self, X, c: int):
+        return self._labelled(X, np.full(X.shape[0], c))
+
+    def _seen_classes(self):
+        """Indices of the classes with training rows (p(y) > 0) and log p(y)."""
+        seen = np.flatnonzero(self.class_count_)
+        return zip(seen, np.log(self.class_prior_[seen]), strict=True)
+
+    def _log_joint(self, X):
+        """Per class: its index and ``log p(y) + ELBO(x, y)`` of validated rows."""
+        for c, log_prior in self._seen_classes():
+            yield c, log_prior + self._finite_scores(self._of_class(X, c))
+
+    # -------------------------------------------------------------- inference
+    def class_posterior(self, X):
+        """The weights q(y|x) of each class for each sample.
+
+        ``q(y|x)`` is proportional to ``p(y) exp(ELBO(x, y))``, the
+        ``class_prior_`` times the exponentiated evidence lower bound of
+        ``x`` given the label: the approximate posterior of the label under
+        the model, with which ``transform`` and ``posterior`` average over
+        classes when no label is given. Its argmax classifies the samples
+        (a generative classifier).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Data in the units it was fitted in.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Rows summing to 1, columns in the order of ``classes_``.
+        """
+        check_is_fitted(self)
+        X = self._validate(X)
+        self._check_X(X)
+        log_joint = np.full((X.shape[0], len(self.classes_)), -np.inf)
+        for c, scores in self._log_joint(X):
+            log_joint[:, c] = scores
+        top = log_joint.max(axis=1, keepdims=True)
+        proba = np.exp(log_joint - top)
+        return proba / proba.sum(axis=1, keepdims=True)
+
+    def transform(self, X, y=None):
+        """Encode X into the latent space, given its labels or not.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Data in the units it was fitted in.
+
+        y : array-like of shape (n_samples,) or a label, default=None
+            Labels of the samples. None averages the posterior means of
+            every class with the weights ``class_posterior(X)`` (see the
+            class documentation).
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_components)
+            Posterior means, of X's dtype for float32 and float64 input.
+        """
+        check_is_fitted(self)
+        X = self._validate(X)
+        dtype = output_dtype(X)
+        if y is not None:
+            return self._codes(
+                self._labelled(X, self._label_index(y, X.shape[0])), dtype
+            )
+        terms = (
+            (scores, [self._codes(self._of_class(X, c), np.float64)])
+            for c, scores in self._log_joint(X)
+        )
+        return _mixture(terms)[1][0].astype(dtype)
+
+    def posterior(self, X, y=None):
+        """Mean and standard deviation of the posterior of z for each sample.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Data in the units it was fitted in.
+
+        y : array-like of shape (n_samples,) or a label, default=None
+            Labels of the samples: q(z|x, y). None gives the moments of the
+            mixture ``sum_y q(y|x) q(z|x, y)`` (see ``transform``).
+
+        Returns
+        -------
+        mean : ndarray of shape (n_samples, n_components)
+            Posterior means (what ``transform`` returns).
+
+        std : ndarray of shape (n_samples, n_components)
+            Posterior standard deviations.
+        """
+        check_is_fitted(self)
+        X = self._validate(X)
+        dtype = output_dtype(X)
+        if y is not None:
+            return self._posterior(
+                self._labelled(X, self._label_index(y, X.shape[0])), dtype
+            )
+
+        def moments(c):
+            mean, std = self._posterior(self._of_class(X, c), np.float64)
+            return [mean, std**2 + mean**2]
+
+        terms = ((scores, moments(c)) for c, scores in self._log_joint(X))
+        mean, second = _mixture(terms)[1]
+        std = np.sqrt(np.maximum(second - mean**2, 0.0))
+        return mean.astype(dtype), std.astype(dtype)
+
+    def inverse_transform(self, X, y=None):
+        """Decode latent codes back to the data space, for given labels or not.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_components)
+            Latent codes, for example the output of ``transform``.
+
+        y : array-like of shape (n_samples,) or a label, default=None
+            Labels to decode with: the mean of p(x|z, y). None gives the
+            mean of ``sum_y p(y) p(x|z, y)`` over the training classes.
+
+        Returns
+        -------
+        X_original : ndarray of shape (n_samples, n_features)
+            Reconstructions in the units of the training data.
+        """
+        check_is_fitted(self)
+        Z = self._check_codes(X)
+        if y is not None:
+            return self._decode(Z, self._label_index(y, Z.shape[0]), Z.dtype)
+        mean = sum(
+            np.exp(log_prior) * self._decode(Z, np.full(Z.shape[0], c), np.float64)
+            for c, log_prior in self._seen_classes()
+        )
+        return mean.astype(Z.dtype)
+
+    def _decode(self, Z, index, dtype):
+        return self._decode_to(self._labelled(Z, index), dtype)
+
+    def score_samples(self, X, y=None):
+        """Evidence lower bound of each sample, given its label or not.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Data in the units it was fitted in.
+
+        y : array-like of shape (n_samples,) or a label, default=None
+            Labels: the ELBO of log p(x|y). None gives ``log sum_y p(y)
+            exp(ELBO(x, y))``, a lower bound on log p(x).
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,)
+            Per-sample bound in nats, float64 (see :class:`VAETransformer`).
+        """
+        check_is_fitted(self)
+        X = self._validate(X)
+        self._check_X(X)
+        if y is not None:
+            return self._finite_scores(
+                self._labelled(X, self._label_index(y, X.shape[0]))
+            )
+        return _mixture((scores, []) for _, scores in self._log_joint(X))[0]
+
+    def score(self, X, y=None):
+        """Mean of ``score_samples(X, y)`` (higher is better).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Data in the units it was fitted in.
+
+        y : array-like of shape (n_samples,), default=None
+            Labels, or None to marginalise them.
+
+        Returns
+        -------
+        score : float
+            Mean per-sample bound.
+        """
+        return float(np.mean(self.score_samples(X, y), dtype=np.float64))
+
+    def log_likelihood(self, X, y=None, n_samples=1000, random_state=None):
+        """Importance-weighted estimate of each sample's log-likelihood, in nats.
+
+        As :meth:`VAETransformer.log_likelihood`: with ``y`` an estimate of
+        log p(x|y), without it of log p(x) = log sum_y p(y) p(x|y).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples_X, n_features)
+            Data in the units it was fitted in.
+
+        y : array-like of shape (n_samples_X,) or a label, default=None
+            Labels, or None to marginalise them.
+
+        n_samples : int, default=1000
+            Importance samples per row (and class).
+
+        random_state : int, RandomState instance or None, default=None
+            Seed of the draws. None uses the estimator's ``random_state``.
+
+        Returns
+        -------
+        log_likelihood : ndarray of shape (n_samples_X,)
+            Estimated log-likelihood per row, float64.
+        """
+        check_is_fitted(self)
+        X = self._validate(X)
+        self._check_X(X)
+        n_samples = _check_n_samples(n_samples)
+        generator = self._generator(random_state)
+        if y is not None:
+            rows = self._labelled(X, self._label_index(y, X.shape[0]))
+            return self._log_likelihood(rows, n_samples, generator)
+        terms = (
+            (
+                log_prior
+                + self._log_likelihood(self._of_class(X, c), n_samples, generator),
+                [],
+            )
+            for c, log_prior in self._seen_classes()
+        )
+        return _mixture(terms)[0]
+
+    def sample(self, n_samples=1, y=None, random_state=None):
+        """Generate samples of chosen classes.
+
+        Draws codes from the prior N(0, I) and decodes each with its label.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+            Number of samples to generate.
+
+        y : array-like of shape (n_samples,) or a label, default=None
+            The class of each sample, or one class for all. None draws the
+            classes with their training frequencies ``class_prior_`` (to
+            know them, draw them yourself, e.g. ``rng.choice(classes_,
+            n_samples, p=class_prior_)``, and pass them).
+
+        random_state : int, RandomState instance or None, default=None
+            Seed of the draws. None uses the estimator's ``random_state``.
+            The codes are drawn first: the same seed gives the same codes
+            whatever ``y``.
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+            Decoded samples (means of p(x|z, y)), in the units of the
+            training data.
+        """
+        check_is_fitted(self)
+        n_samples = _check_n_samples(n_samples)
+        index = None if y is None else self._label_index(y, n_samples)
+        rng = check_random_state(
+            self.random_state if random_state is None else random_state
+        )
+        Z = self._sample_codes(n_samples, rng)
+        if index is None:
+            index = rng.choice(len(self.classes_), n_samples, p=self.class_prior_)
+        return self._decode(Z, index, np.float64)
+
+    def recommend(self, X, n_items=10, *, exclude_seen=True):
+        """Not available for the conditional model.
+
+        Raises
+        ------
+        NotImplementedError
+            Always.
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} does not recommend; use VAETransformer, or "
+            "rank the features of inverse_transform(transform(X, y), y)."
+        )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        return tags
+
+
+# The parameters are VAETransformer's: their documentation too (not under -OO).
+if ConditionalVAETransformer.__doc__ and VAETransformer.__doc__:
+    ConditionalVAETransformer.__doc__ = ConditionalVAETransformer.__doc__.replace(
+        "    {parameters}\n",
+        _section(VAETransformer.__doc__, "Parameters", "Attributes"),
+    )
