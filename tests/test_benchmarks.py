@@ -158,3 +158,6 @@ def test_bench_uses_quick(tmp_path):
     sr = results["superres"]
     assert sr["bicubic upsampling"] < sr["nearest upsampling"]
     assert "| mean |" in result.stdout
+    for name in ("mnist", "fashion"):
+        share = results["conditional"][name]["samples classified as requested"]
+        assert 0 <= share <= 1 and results["conditional"][name]["samples"] == 1000
