@@ -34,7 +34,7 @@ from ._modules import ACTIVATIONS, Builder, activation_elements, init_parameters
 from ._rows import make_rows
 from ._scaling import Standardizer, fit_scaling
 from ._schedules import SCHEDULES
-from ._training import PartialTrainer, TrainingConfig, fit_module, n_batches
+from ._training import Trainer, TrainingConfig, diverged, fit_module, n_batches
 
 
 def _resolve_device(device: str) -> torch.device:
@@ -464,8 +464,11 @@ class _BaseAutoencoder(
         config = self._training_config(Xt.shape[0], partial=True)
         objective = self._objective(self._corruption(standardizer.to(device)))
         steps = n_batches(Xt, config.batch_size)
-        trainer = PartialTrainer(module, objective, config, steps, state)
+        trainer = Trainer(module, objective, config, steps, state)
         loss = trainer.run_epoch(Xt, generator, self._schedule(objective, steps))
+        module.eval()
+        if not math.isfinite(loss):
+            raise diverged("in this partial_fit pass", loss)
 
         self.module_ = module
         self.mean_, self.scale_ = mean, scale

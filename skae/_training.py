@@ -5,14 +5,14 @@ The stages follow skorch's shape (``train_step`` -> ``run_epoch`` ->
 held on the target device (:mod:`skae._rows`: in its own dtype, sparse, or
 streamed from a memory map), each epoch draws one permutation from a local
 ``torch.Generator`` and takes batches by index, the loss is summed on the
-device and brought to the host once per epoch. :class:`PartialTrainer` runs
-one epoch at a time for ``partial_fit``.
+device and brought to the host once per epoch. :class:`Trainer` holds the
+optimizer and schedule: ``fit_module`` runs its epochs, ``partial_fit`` one
+per call.
 """
 
 from __future__ import annotations
 
 import copy
-import itertools
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -246,20 +246,13 @@ def fit_module(
     ValueError
         If the loss becomes NaN or infinite (the run diverged).
     """
-    optimizer = make_optimizer(module, config)
-    steps_per_epoch = n_batches(X, config.batch_size)
-    schedule = make_schedule(
-        config.schedule, optimizer, config.max_iter * steps_per_epoch
-    )
-    train_objective = compile_objective(
-        autocast_objective(objective, config.autocast), config.compile_options
-    )
+    trainer = Trainer(module, objective, config, n_batches(X, config.batch_size))
     history = History(validation_loss_curve=[] if X_val is not None else None)
     # The weights to fall back on: the best epoch's with X_val, else the last's.
     kept = Snapshot(module)
     no_improvement = 0
     # Drawn only for validation: without it the generator's draws are the
-    # epochs' alone (as in PartialTrainer), so fit and partial_fit agree.
+    # epochs' alone (as in partial_fit), so fit and partial_fit agree.
     val_seed = None
     if X_val is not None:
         val_seed = int(
@@ -273,20 +266,9 @@ def fit_module(
         disable=not config.verbose,
         leave=config.verbose > 1,
     )
-    steps = itertools.count()
-
-    def step_hook() -> None:
-        step = next(steps)
-        schedule.on_step(step)
-        if on_step is not None:
-            on_step(step)
-
     for epoch in epochs:
         try:
-            loss = run_epoch(
-                module, train_objective, optimizer, X, config, generator, step_hook
-            )
-            flush_subnormal_state(optimizer)
+            loss = trainer.run_epoch(X, generator, on_step)
             monitored = loss
             if X_val is not None:
                 monitored = evaluate(module, objective, X_val, val_seed)
@@ -298,11 +280,7 @@ def fit_module(
             break
         if not (math.isfinite(loss) and math.isfinite(monitored)):
             epochs.close()
-            raise ValueError(
-                f"Training diverged at epoch {epoch + 1}: the loss is {loss}. "
-                "Lower learning_rate_init, check the input for extreme values, "
-                "or keep the internal scaling on."
-            )
+            raise diverged(f"at epoch {epoch + 1}", loss)
         history.loss_curve.append(loss)
         if X_val is not None:
             history.validation_loss_curve.append(monitored)
@@ -322,12 +300,12 @@ def fit_module(
             history.best_loss = monitored
         if no_improvement > config.n_iter_no_change:
             no_improvement = 0
-            if not schedule.on_plateau():
+            if not trainer.schedule.on_plateau():
                 history.converged = True
                 break
     else:
         # A fixed-length schedule has converged when it has run its course.
-        history.converged = schedule.fixed_length
+        history.converged = trainer.schedule.fixed_length
     epochs.close()
     if X_val is not None or history.interrupted:
         kept.restore(module)
@@ -335,13 +313,24 @@ def fit_module(
     return history
 
 
-class PartialTrainer:
-    """One epoch of training that resumes the optimizer and schedule of the last.
+def diverged(when: str, loss: float) -> ValueError:
+    """The error of a run whose loss became NaN or infinite ``when``."""
+    return ValueError(
+        f"Training diverged {when}: the loss is {loss}. Lower "
+        "learning_rate_init, check the input for extreme values, or keep the "
+        "internal scaling on."
+    )
 
-    ``state`` is what :meth:`state` returned after the previous epoch (None
-    for the first): Adam's moments, the index of the next gradient step and
-    (kept by the caller) the generator's state. The learning-rate schedule
-    spans ``config.max_iter`` epochs of ``steps_per_epoch`` steps.
+
+class Trainer:
+    """The optimizer, schedule and step count of one training run, epoch by epoch.
+
+    :func:`fit_module` runs its epochs; ``partial_fit`` runs one per call,
+    resuming from ``state``, what :meth:`state` returned after the previous
+    epoch (None for the first): Adam's moments, the index of the next
+    gradient step and (kept by the caller) the generator's state. The
+    learning-rate schedule spans ``config.max_iter`` epochs of
+    ``steps_per_epoch`` steps.
     """
 
     def __init__(
@@ -373,12 +362,10 @@ class PartialTrainer:
         generator: torch.Generator,
         on_step: Callable[[int], None] | None = None,
     ) -> float:
-        """One pass over ``X``; its mean loss per sample.
+        """One pass over ``X``; its mean loss per sample (NaN if it diverged).
 
-        Raises
-        ------
-        ValueError
-            If the loss is NaN or infinite (the module is then not to be kept).
+        ``on_step(step)`` runs before every gradient step with the step's
+        index, after the learning-rate schedule (e.g. KL warm-up).
         """
 
         def step_hook() -> None:
@@ -397,13 +384,6 @@ class PartialTrainer:
             step_hook,
         )
         flush_subnormal_state(self.optimizer)
-        self.module.eval()
-        if not math.isfinite(loss):
-            raise ValueError(
-                f"Training diverged: the loss of this pass is {loss}. Lower "
-                "learning_rate_init, check the input for extreme values, or "
-                "keep the internal scaling on."
-            )
         return loss
 
     def state(self, generator: torch.Generator) -> dict:
