@@ -30,7 +30,6 @@ import sys
 import time
 import warnings
 from pathlib import Path
-from unittest import mock
 
 import numpy as np
 import torch
@@ -38,9 +37,9 @@ from sklearn.exceptions import ConvergenceWarning
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_quality import ae30_model, conv_model
-from bench_speed import BATCH, LR, WD, reference_module, skae_scaled
+from bench_speed import BATCH, LR, WD, reference_module, skae_scaled, timed_epochs
 
-from skae import AutoencoderTransformer, _training
+from skae import AutoencoderTransformer
 from skae.datasets import load_image_dataset
 
 DEVICE = torch.device("cuda")
@@ -75,15 +74,6 @@ def loop_epochs(X: np.ndarray, epochs: int) -> list[float]:
 
 def skae_epochs(X: np.ndarray, epochs: int, **params) -> tuple[list[float], float]:
     """skae's fit on the GPU: seconds per epoch (run_epoch timed), whole fit."""
-    times: list[float] = []
-    run_epoch = _training.run_epoch
-
-    def timed(*args, **kwargs):
-        start = time.perf_counter()
-        loss = run_epoch(*args, **kwargs)  # ends with the epoch's host sync
-        times.append(time.perf_counter() - start)
-        return loss
-
     model = AutoencoderTransformer(
         30,
         hidden_layer_sizes=(512, 256),
@@ -97,7 +87,7 @@ def skae_epochs(X: np.ndarray, epochs: int, **params) -> tuple[list[float], floa
         device=DEVICE.type,
         **params,
     )
-    with mock.patch.object(_training, "run_epoch", timed):
+    with timed_epochs() as times:
         start = time.perf_counter()
         model.fit(X)
         total = time.perf_counter() - start

@@ -32,13 +32,14 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
-from unittest import mock
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from skae import AutoencoderTransformer, _training
+from bench_speed import timed_epochs
+
+from skae import AutoencoderTransformer
 from skae.datasets import load_image_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,22 +86,10 @@ def probe(kind: str, arg: str, epochs: int, n: int | None) -> dict:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         model(1).fit(np.zeros((300, 784), np.uint8))  # torch's one-off memory
-    epoch_times: list[float] = []
-    run_epoch = _training.run_epoch
-
-    def timed_epoch(*args, **kwargs):
-        start = time.perf_counter()
-        loss = run_epoch(*args, **kwargs)
-        epoch_times.append(time.perf_counter() - start)
-        return loss
-
     rss_before = _status_bytes("VmRSS")
     Path("/proc/self/clear_refs").write_text("5")  # reset the peak to now
     start = time.perf_counter()
-    with (
-        warnings.catch_warnings(),
-        mock.patch.object(_training, "run_epoch", timed_epoch),
-    ):
+    with warnings.catch_warnings(), timed_epochs() as epoch_times:
         warnings.simplefilter("ignore", ConvergenceWarning)
         fitted = model(epochs).fit(X)
     seconds = time.perf_counter() - start

@@ -40,6 +40,8 @@ import subprocess
 import sys
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from unittest import mock
 
@@ -159,6 +161,25 @@ def skae_model(max_iter: int, compile: bool = False) -> AutoencoderTransformer:
     )
 
 
+@contextmanager
+def timed_epochs() -> Iterator[list[float]]:
+    """The seconds of every ``skae._training.run_epoch`` called inside the block.
+
+    ``run_epoch`` ends with the epoch's one host sync, as skorch times its
+    own epochs.
+    """
+    times: list[float] = []
+
+    def timed(*args, **kwargs):
+        start = time.perf_counter()
+        loss = run_epoch(*args, **kwargs)
+        times.append(time.perf_counter() - start)
+        return loss
+
+    with mock.patch.object(_training, "run_epoch", timed):
+        yield times
+
+
 def skae_fit(
     X: np.ndarray, epochs: int, compile: bool = False
 ) -> tuple[float, float, list[float], AutoencoderTransformer]:
@@ -168,20 +189,12 @@ def skae_fit(
     The epochs are timed by wrapping ``skae._training.run_epoch``, which ends
     with the epoch's one host sync, as skorch times its own epochs.
     """
-    epoch_times: list[float] = []
-
-    def timed_epoch(*args, **kwargs):
-        start = time.perf_counter()
-        loss = run_epoch(*args, **kwargs)
-        epoch_times.append(time.perf_counter() - start)
-        return loss
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         skae_model(1, compile).fit(X[:1000])  # warm-up: lazy initialisation
         t1 = _timed(lambda: skae_model(1, compile).fit(X))
         model = skae_model(1 + epochs, compile)
-        with mock.patch.object(_training, "run_epoch", timed_epoch):
+        with timed_epochs() as epoch_times:
             t_many = _timed(lambda: model.fit(X))
     return t1, t_many, epoch_times, model
 

@@ -66,8 +66,8 @@ def load(name: str, n: int | None):
     )
 
 
-def ae(k: int, epochs: int, **params) -> AutoencoderTransformer:
-    return AutoencoderTransformer(
+def _setting(Est, k: int, epochs: int, **params):
+    return Est(
         k,
         hidden_layer_sizes=(512, 256),
         learning_rate="cosine",
@@ -76,18 +76,14 @@ def ae(k: int, epochs: int, **params) -> AutoencoderTransformer:
         random_state=0,
         **params,
     )
+
+
+def ae(k: int, epochs: int, **params) -> AutoencoderTransformer:
+    return _setting(AutoencoderTransformer, k, epochs, **params)
 
 
 def vae(k: int, epochs: int, **params) -> VAETransformer:
-    return VAETransformer(
-        k,
-        hidden_layer_sizes=(512, 256),
-        learning_rate="cosine",
-        max_iter=epochs,
-        batch_size=256,
-        random_state=0,
-        **params,
-    )
+    return _setting(VAETransformer, k, epochs, **params)
 
 
 def fit(model, X):
@@ -222,14 +218,7 @@ def part_conditional(args) -> dict:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             clf = MLPClassifier((256,), max_iter=args.epochs, random_state=0).fit(X, y)
-        cvae = ConditionalVAETransformer(
-            args.cond_k,
-            hidden_layer_sizes=(512, 256),
-            learning_rate="cosine",
-            max_iter=args.epochs,
-            batch_size=256,
-            random_state=0,
-        )
+        cvae = _setting(ConditionalVAETransformer, args.cond_k, args.epochs)
         start = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
