@@ -313,7 +313,7 @@ def main() -> None:
         type=int,
         default=2,
         help="latent size of the conditional VAE (at 4 and 8 the decoder "
-        "leans on the code and 86% and 69% of MNIST samples had the "
+        "leans on the code and 86%% and 69%% of MNIST samples had the "
         "requested class, at 2 it relies on the label)",
     )
     parser.add_argument("--epochs", type=int, default=20)

@@ -31,7 +31,9 @@ from ._corruption import CORRUPTIONS, make_corruption
 from ._inference import batch_invariant, map_tiles
 from ._latent import _LatentMixin
 from ._modules import ACTIVATIONS, Builder, activation_elements, init_parameters
-from ._rows import make_rows
+from ._neighbor_loss import NeighborPreserving
+from ._neighbors import GraphRows, NeighborGraph
+from ._rows import DenseRows, make_rows
 from ._scaling import Standardizer, fit_scaling
 from ._schedules import SCHEDULES
 from ._training import Trainer, TrainingConfig, diverged, fit_module, n_batches
@@ -160,6 +162,8 @@ class _BaseAutoencoder(
         "precision": [StrOptions({"float32", "bf16"})],
         "corruption": [StrOptions(set(CORRUPTIONS)), callable, None],
         "corruption_level": [Interval(Real, 0, None, closed="left")],
+        "neighbor_weight": [Interval(Real, 0, None, closed="left")],
+        "n_neighbors": [Interval(Integral, 1, None, closed="left")],
     }
 
     # ------------------------------------------------------------------ hooks
@@ -378,9 +382,10 @@ class _BaseAutoencoder(
         config = self._training_config(X_train.shape[0])
         corrupt = self._corruption(standardizer.to(device))
         objective = self._objective(corrupt)
+        loss, X_train = self._with_neighbors(objective, X_train)
         history = fit_module(
             module,
-            objective,
+            loss,
             X_train,
             config,
             generator,
@@ -464,8 +469,9 @@ class _BaseAutoencoder(
         config = self._training_config(Xt.shape[0], partial=True)
         objective = self._objective(self._corruption(standardizer.to(device)))
         steps = n_batches(Xt, config.batch_size)
-        trainer = Trainer(module, objective, config, steps, state)
-        loss = trainer.run_epoch(Xt, generator, self._schedule(objective, steps))
+        loss, rows = self._with_neighbors(objective, Xt)
+        trainer = Trainer(module, loss, config, steps, state)
+        loss = trainer.run_epoch(rows, generator, self._schedule(objective, steps))
         module.eval()
         if not math.isfinite(loss):
             raise diverged("in this partial_fit pass", loss)
@@ -480,6 +486,34 @@ class _BaseAutoencoder(
         self.n_iter_ = len(self.loss_curve_)
         self._partial_state = dict(trainer.state(generator), post_seed=post_seed)
         self._after_fit(X, Xt, post_seed)
+
+    def _with_neighbors(self, objective, X_train):
+        """``objective`` and ``X_train`` with the neighbour-preserving term.
+
+        When ``neighbor_weight`` > 0: the objective adds the term and the
+        rows' batches come with neighbours drawn from the graph of
+        ``X_train`` (built here, once).
+        """
+        if not self.neighbor_weight:
+            return objective, X_train
+        if not isinstance(X_train, DenseRows):
+            raise ValueError(
+                f"neighbor_weight={self.neighbor_weight} needs dense data held "
+                "in memory (its neighbour graph compares all rows); got sparse "
+                "or out-of-core memory-mapped X. Densify X, load it into "
+                "memory, or set neighbor_weight=0."
+            )
+        n = X_train.shape[0]
+        if n < 2:
+            raise ValueError(
+                f"neighbor_weight={self.neighbor_weight} needs at least 2 "
+                f"training samples to find neighbours, got {n} sample(s); set "
+                "neighbor_weight=0 or pass more samples."
+            )
+        with torch.no_grad():
+            graph = NeighborGraph.of_rows(X_train, min(self.n_neighbors, n - 1))
+        weight = self.neighbor_weight * self.n_features_in_
+        return NeighborPreserving(objective, weight), GraphRows(X_train, graph)
 
     def _warn_about(self, history) -> None:
         """Say how training ended when it did not converge."""

@@ -34,8 +34,15 @@ class SquaredError:
     def __call__(
         self, model: torch.nn.Module, x: torch.Tensor, generator: torch.Generator
     ) -> torch.Tensor:
+        return self.losses_and_codes(model, x, generator)[0]
+
+    def losses_and_codes(
+        self, model: torch.nn.Module, x: torch.Tensor, generator: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The per-sample losses and the codes they were computed from."""
         x_in = x if self.corrupt is None else self.corrupt(x, generator)
-        return (model(x_in) - x).square().sum(-1)
+        z = model.encode(x_in)
+        return (model.decode(z) - x).square().sum(-1), z
 
 
 def training_target(
@@ -83,12 +90,19 @@ class NegativeELBO:
     def __call__(
         self, model: torch.nn.Module, x: torch.Tensor, generator: torch.Generator
     ) -> torch.Tensor:
+        return self.losses_and_codes(model, x, generator)[0]
+
+    def losses_and_codes(
+        self, model: torch.nn.Module, x: torch.Tensor, generator: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The per-sample losses and the posterior means of the rows."""
         x = training_target(model, x, generator, self.resample)
         out, mu, log_var = model(x, generator, self.corrupt)
         nll = -model.likelihood.log_prob(x, out)
         # kl_weight stays a 0-d CPU tensor: torch reads it as a scalar on any
         # device, with no copy to the device per step.
-        return nll + (self.beta * self.kl_weight) * kl_standard_normal(mu, log_var)
+        kl = kl_standard_normal(mu, log_var)
+        return nll + (self.beta * self.kl_weight) * kl, mu
 
 
 class NegativeIWAEBound:
@@ -126,12 +140,18 @@ class NegativeIWAEBound:
     def __call__(
         self, model: torch.nn.Module, x: torch.Tensor, generator: torch.Generator
     ) -> torch.Tensor:
+        return self.losses_and_codes(model, x, generator)[0]
+
+    def losses_and_codes(
+        self, model: torch.nn.Module, x: torch.Tensor, generator: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The per-sample losses and the posterior means of the rows."""
         x = training_target(model, x, generator, self.resample)
         mu, log_var = model.encode(x, self.corrupt, generator)
         k = self.n_samples
         log_px, log_ratio = draw_log_weights(model, x, mu, log_var, k, generator)
         log_w = log_px + (self.beta * self.kl_weight) * log_ratio
-        return math.log(k) - torch.logsumexp(log_w, dim=0)
+        return math.log(k) - torch.logsumexp(log_w, dim=0), mu
 
 
 def draw_log_weights(

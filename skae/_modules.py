@@ -234,6 +234,10 @@ class Autoencoder(nn.Module):
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.encoder(x)
 
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """The codes of rows ``x`` (what ``transform`` returns)."""
+        return self.encode(x)
+
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return self.decoder(z)
 
@@ -286,6 +290,10 @@ class VariationalAutoencoder(nn.Module):
         dropout, :class:`skae._corruption.InputDropout`).
         """
         return self.heads(self.features(x, corrupt, generator))
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """The posterior means of rows ``x`` (what ``transform`` returns)."""
+        return self.encode(x)[0]
 
     def features(
         self,

@@ -200,6 +200,29 @@ class VAETransformer(_BaseAutoencoder):
         "salt_pepper" (both below 1), noise standard deviation for
         "gaussian"; unused otherwise.
 
+    neighbor_weight : float, default=0.0
+        Weight of a neighbour-preserving term added to the training loss
+        (Parametric UMAP with a decoder; 0 turns it off). The term is UMAP's
+        fuzzy cross-entropy between a graph of the ``n_neighbors`` nearest
+        neighbours of the training rows (exact Euclidean distances in the
+        model's input scaling, UMAP's fuzzy memberships, computed once per fit
+        on ``device``) and the similarity ``1 / (1 + a d^(2b))`` of the
+        posterior means (UMAP's curve for ``min_dist=0.1``): each row in a batch is
+        pulled towards one neighbour drawn from the graph and pushed from 5
+        rows drawn from the batch. It is multiplied by ``neighbor_weight``
+        times the number of features, so that 1 weighs it like a
+        reconstruction error of one unit of variance per feature. ``transform``
+        then gives a map whose neighbourhoods follow the data's (readable 2-D
+        maps, codes better suited to k-NN classifiers), while
+        ``inverse_transform`` and ``sample`` decode it; new rows are mapped by
+        the encoder without refitting. With ``early_stopping`` the validation
+        loss is the reconstruction objective alone; ``partial_fit`` builds the
+        graph of each block.
+
+    n_neighbors : int, default=15
+        Neighbours per row in the graph of ``neighbor_weight`` (the row itself
+        not included); unused when ``neighbor_weight=0``.
+
     max_iter : int, default=200
         Maximum number of epochs.
 
@@ -385,6 +408,8 @@ class VAETransformer(_BaseAutoencoder):
         scaling="auto",
         corruption=None,
         corruption_level=0.5,
+        neighbor_weight=0.0,
+        n_neighbors=15,
         max_iter=200,
         batch_size="auto",
         learning_rate="adaptive",
@@ -415,6 +440,8 @@ class VAETransformer(_BaseAutoencoder):
         self.scaling = scaling
         self.corruption = corruption
         self.corruption_level = corruption_level
+        self.neighbor_weight = neighbor_weight
+        self.n_neighbors = n_neighbors
         self.max_iter = max_iter
         self.batch_size = batch_size
         self.learning_rate = learning_rate

@@ -161,3 +161,26 @@ def test_bench_uses_quick(tmp_path):
     for name in ("mnist", "fashion"):
         share = results["conditional"][name]["samples classified as requested"]
         assert 0 <= share <= 1 and results["conditional"][name]["samples"] == 1000
+
+
+@pytest.mark.skipif(not SHARED.exists(), reason="shared MNIST copy not present")
+def test_bench_maps_quick(tmp_path):
+    pytest.importorskip("matplotlib")
+    page, out = tmp_path / "maps.md", tmp_path / "maps.json"
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "bench_maps.py"), "--quick"]
+    result = subprocess.run(
+        [*cmd, "--output", str(page), "--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    results = json.loads(out.read_text())["results"]
+    assert set(results) == {"2", "30"}
+    for rows in results.values():
+        assert {"PCA", "Autoencoder", "Autoencoder + neighbour term"} <= set(rows)
+        for row in rows.values():
+            assert 0 <= row["5-NN"] <= 1 and 0 <= row["trustworthiness"] <= 1
+        assert rows["Autoencoder + neighbour term"]["MSE per pixel"] > 0
+    assert (tmp_path / "_static" / "maps_mnist.png").exists()
+    assert "_static/maps_mnist.png" in page.read_text()

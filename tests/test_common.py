@@ -18,6 +18,8 @@ from skae import AutoencoderTransformer, ConditionalVAETransformer, VAETransform
 FAST = dict(hidden_layer_sizes=(16,), max_iter=5, device="cpu")
 ESTIMATORS = [
     AutoencoderTransformer(**FAST),
+    # The neighbour-preserving term changes what a batch is (pairs of rows).
+    AutoencoderTransformer(**FAST, neighbor_weight=1.0),
     VAETransformer(**FAST),
     ConditionalVAETransformer(**FAST),
 ]

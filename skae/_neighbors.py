@@ -1,0 +1,214 @@
+"""Neighbour graphs of the training rows, for neighbour-preserving objectives.
+
+UMAP's recipe (McInnes, Healy & Melville, 2018), on the training device: the
+exact k nearest neighbours of every row (:func:`nearest_neighbors`, blocks of
+``torch.cdist``-style matrix products and a running ``topk``), their fuzzy
+memberships with a per-row bandwidth (:func:`memberships`) and the fuzzy
+union of the directed graph with its transpose (:func:`fuzzy_union`).
+:class:`NeighborGraph` draws, for a batch of rows, one neighbour per row in
+proportion to the edge weights; :class:`GraphRows` wraps training rows so
+that each batch comes with those neighbours (:class:`Pairs`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import NamedTuple
+
+import torch
+
+
+def nearest_neighbors(
+    rows, k: int, query_block: int = 2048, key_block: int = 8192
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Exact Euclidean k nearest neighbours of every row among the others.
+
+    ``rows`` offers ``split(size)`` (scaled float32 batches, as the training
+    rows of :mod:`skae._rows` do). Returns ``(distances, indices)``, both of
+    shape ``(n_rows, k)``, nearest first. Blocks of queries are compared with
+    blocks of keys by one matrix product each (``|q|^2 - 2 q.k + |k|^2``), so
+    memory stays at one ``query_block x key_block`` matrix whatever the data.
+    """
+    n = rows.shape[0]
+    if not 1 <= k < n:
+        raise ValueError(f"k must be in [1, {n - 1}] for {n} rows, got {k}.")
+    keys = list(rows.split(key_block))
+    key_norms = [kb.square().sum(1) for kb in keys]
+    out_d, out_i = [], []
+    q_start = 0
+    for qb in rows.split(query_block):
+        q_norm = qb.square().sum(1, keepdim=True)
+        q_idx = torch.arange(q_start, q_start + qb.shape[0], device=qb.device)
+        best_d = torch.full((qb.shape[0], k), math.inf, device=qb.device)
+        best_i = torch.zeros((qb.shape[0], k), dtype=torch.long, device=qb.device)
+        k_start = 0
+        for kb, k_norm in zip(keys, key_norms, strict=True):
+            d2 = torch.addmm(q_norm + k_norm, qb, kb.T, alpha=-2.0)
+            k_idx = torch.arange(k_start, k_start + kb.shape[0], device=qb.device)
+            d2.masked_fill_(q_idx[:, None] == k_idx[None, :], math.inf)  # self
+            d = torch.cat([best_d, d2.clamp_(min=0)], dim=1)
+            i = torch.cat([best_i, k_idx.expand(qb.shape[0], -1)], dim=1)
+            best_d, pos = d.topk(k, dim=1, largest=False, sorted=True)
+            best_i = i.gather(1, pos)
+            k_start += kb.shape[0]
+        out_d.append(best_d.sqrt())
+        out_i.append(best_i)
+        q_start += qb.shape[0]
+    return torch.cat(out_d), torch.cat(out_i)
+
+
+def memberships(distances: torch.Tensor, n_iter: int = 64) -> torch.Tensor:
+    """UMAP's fuzzy membership of each row's neighbours, shape ``(n_rows, k)``.
+
+    ``exp(-(d - rho) / sigma)``, with ``rho`` the distance to the nearest
+    neighbour (so it has membership 1) and ``sigma`` found by bisection such
+    that the memberships of the k neighbours sum to ``log2(k)``.
+    """
+    k = distances.shape[1]
+    target = math.log2(k) if k > 1 else 1.0
+    positive = torch.where(distances > 0, distances, math.inf)
+    rho = positive.min(1, keepdim=True).values
+    rho = torch.where(torch.isfinite(rho), rho, 0.0)
+    excess = (distances - rho).clamp(min=0)
+    lo = torch.zeros_like(rho)
+    hi = torch.full_like(rho, math.inf)
+    mid = torch.ones_like(rho)
+    for _ in range(n_iter):
+        too_wide = torch.exp(-excess / mid).sum(1, keepdim=True) > target
+        hi = torch.where(too_wide, mid, hi)
+        lo = torch.where(too_wide, lo, mid)
+        mid = torch.where(torch.isfinite(hi), (lo + hi) / 2, mid * 2)
+    # UMAP's floor: no bandwidth below 1e-3 of the mean neighbour distance.
+    mid = torch.maximum(mid, 1e-3 * distances.mean(1, keepdim=True))
+    return torch.exp(-excess / mid.clamp(min=1e-12))
+
+
+def fuzzy_union(
+    indices: torch.Tensor, weights: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The symmetric graph ``A + A^T - A * A^T`` of the directed k-NN graph ``A``.
+
+    Returns it in CSR form ``(indptr, columns, values)``, rows sorted.
+    """
+    n, k = indices.shape
+    heads = torch.arange(n, device=indices.device).repeat_interleave(k)
+    A = torch.sparse_coo_tensor(
+        torch.stack([heads, indices.reshape(-1)]),
+        weights.reshape(-1),
+        (n, n),
+        check_invariants=True,
+    ).coalesce()
+    At = A.t().coalesce()
+    union = (A + At - A * At).coalesce()
+    rows, columns = union.indices()
+    indptr = torch.zeros(n + 1, dtype=torch.long, device=indices.device)
+    indptr[1:] = torch.bincount(rows, minlength=n).cumsum(0)
+    return indptr, columns, union.values()
+
+
+class NeighborGraph:
+    """A weighted, symmetric neighbour graph of ``n`` rows, in CSR form.
+
+    Parameters
+    ----------
+    indptr, columns, values : Tensor
+        The graph in CSR form (every row has at least one edge).
+    """
+
+    def __init__(
+        self, indptr: torch.Tensor, columns: torch.Tensor, values: torch.Tensor
+    ) -> None:
+        self.indptr = indptr
+        self.columns = columns
+        cumulative = values.double().cumsum(0)
+        self.cumulative = torch.cat([cumulative.new_zeros(1), cumulative])
+        degree = self.cumulative[indptr[1:]] - self.cumulative[indptr[:-1]]
+        # Each row's share of the edges, relative to the mean row (UMAP draws
+        # edges, not rows, so rows of heavier edges are drawn more often).
+        self.row_weights = (degree / degree.mean()).float()
+
+    @classmethod
+    def of_rows(cls, rows, n_neighbors: int) -> NeighborGraph:
+        """UMAP's fuzzy graph of ``n_neighbors`` nearest neighbours of ``rows``."""
+        distances, indices = nearest_neighbors(rows, n_neighbors)
+        return cls(*fuzzy_union(indices, memberships(distances)))
+
+    def sample(self, heads: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """One neighbour of each row in ``heads``, drawn in proportion to weight."""
+        lo = self.cumulative[self.indptr[heads]]
+        hi = self.cumulative[self.indptr[heads + 1]]
+        u = torch.rand(
+            heads.shape,
+            generator=generator,
+            dtype=torch.float64,
+            device=generator.device,
+        ).to(heads.device)
+        pos = torch.searchsorted(self.cumulative, lo + u * (hi - lo), right=True) - 1
+        pos = torch.minimum(
+            torch.maximum(pos, self.indptr[heads]), self.indptr[heads + 1] - 1
+        )
+        return self.columns[pos]
+
+
+class Pairs(NamedTuple):
+    """A training batch for a neighbour-preserving objective.
+
+    ``heads`` are rows of the data, ``tails`` one graph neighbour of each and
+    ``weights`` the heads' relative numbers of edges.
+    """
+
+    heads: torch.Tensor
+    tails: torch.Tensor
+    weights: torch.Tensor
+
+    @property
+    def device(self) -> torch.device:
+        return self.heads.device
+
+    @property
+    def shape(self) -> torch.Size:
+        return self.heads.shape
+
+
+class GraphRows:
+    """Training rows whose batches come with one graph neighbour per row.
+
+    Wraps rows of :mod:`skae._rows` (the interface is the same); an epoch's
+    batches are :class:`Pairs` instead of tensors. ``split`` and indexing
+    return plain rows.
+    """
+
+    def __init__(self, rows, graph: NeighborGraph) -> None:
+        self.rows = rows
+        self.graph = graph
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.rows.shape
+
+    @property
+    def device(self) -> torch.device:
+        return self.rows.device
+
+    def __getitem__(self, idx: torch.Tensor) -> torch.Tensor:
+        return self.rows[idx]
+
+    def split(self, size: int) -> Iterator[torch.Tensor]:
+        return self.rows.split(size)
+
+    def n_batches(self, size: int) -> int:
+        return math.ceil(self.shape[0] / size)
+
+    def batches(
+        self, size: int, shuffle: bool, generator: torch.Generator
+    ) -> Iterator[Pairs]:
+        n = self.shape[0]
+        device = self.graph.indptr.device
+        if shuffle:
+            order = torch.randperm(n, generator=generator, device=generator.device)
+        else:
+            order = torch.arange(n, device=generator.device)
+        for idx in order.to(device).split(size):
+            tails = self.graph.sample(idx, generator)
+            yield Pairs(self.rows[idx], self.rows[tails], self.graph.row_weights[idx])
