@@ -1,4 +1,4 @@
-"""The MNIST benchmark script runs end to end (quick mode) and writes its page."""
+"""The benchmark scripts run end to end (quick mode) and write their pages."""
 
 import json
 import subprocess
@@ -9,22 +9,57 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data" / "mnist.npz"
+SHARED_FASHION = SHARED.with_name("fashion-mnist.npz")
 
 
-@pytest.mark.skipif(not SHARED.exists(), reason="shared MNIST copy not present")
-def test_bench_mnist_quick(tmp_path):
+@pytest.mark.parametrize(
+    "dataset, shared, title",
+    [
+        pytest.param("mnist", SHARED, "MNIST", id="mnist"),
+        pytest.param("fashion", SHARED_FASHION, "Fashion-MNIST", id="fashion"),
+    ],
+)
+def test_bench_mnist_quick(tmp_path, dataset, shared, title):
+    if not shared.exists():
+        pytest.skip(f"shared {title} copy not present")
     pytest.importorskip("matplotlib")
     page = tmp_path / "benchmarks.md"
     cmd = [sys.executable, str(ROOT / "benchmarks" / "bench_mnist.py"), "--quick"]
     result = subprocess.run(
-        [*cmd, "--output", str(page)], capture_output=True, text=True, timeout=600
+        [*cmd, "--dataset", dataset, "--output", str(page)],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     text = page.read_text()
+    assert text.startswith(f"# {title} benchmarks\n")
+    assert f"{title} from data_home {shared}" in text
     rows = [line for line in text.splitlines() if line.startswith("| ")]
     assert len(rows) == 1 + 2 * 3  # header + (PCA, AE, VAE) at k = 2 and 8
+    assert "## Where PCA wins" in text
+    # Published figures are MNIST's; Fashion-MNIST's page quotes none.
+    assert ("Hinton & Salakhutdinov" in text) == (dataset == "mnist")
+    assert ("Burda et al." in text) == (dataset == "mnist")
     pngs = sorted(p.name for p in (tmp_path / "_static").glob("*.png"))
     assert len(pngs) == 5 and all(f"_static/{p}" in text for p in pngs)
+    # Each data set's plots have their own names: neither overwrites the other's.
+    assert all(p.startswith(f"{dataset}_") for p in pngs)
+
+
+def test_bench_mnist_default_pages():
+    pytest.importorskip("matplotlib")
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import bench_mnist
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    docs = ROOT / "docs"
+    assert bench_mnist.parse_args([]).output == docs / "benchmarks.md"
+    fashion = bench_mnist.parse_args(["--dataset", "fashion"])
+    assert fashion.output == docs / "benchmarks_fashion.md"
+    if SHARED_FASHION.exists():
+        assert fashion.data == str(SHARED_FASHION)
 
 
 @pytest.mark.skipif(not SHARED.exists(), reason="shared MNIST copy not present")
