@@ -14,7 +14,7 @@ At 2 components (the map) and at 30 (codes before a k-NN classifier). UMAP
 (``umap-learn``, a benchmark-only extra) is skipped when not installed.
 Writes docs/maps.md and a figure of the four 2-D maps side by side. Usage::
 
-    python benchmarks/bench_maps.py            # the published run
+    python benchmarks/bench_maps.py --graph    # the published run
     python benchmarks/bench_maps.py --quick    # 3000 images, 2 epochs
 """
 
@@ -89,6 +89,44 @@ def measure(model, X, X_test, y, y_test, n_trust: int) -> tuple[dict, np.ndarray
     return row, test_codes
 
 
+def graph_timings(X: np.ndarray, k: int = 15) -> dict:
+    """Seconds to find the k nearest neighbours of every training row.
+
+    skae's exact search (blocks of matrix products in torch, what
+    ``neighbor_weight`` uses), scikit-learn's exact brute-force search and,
+    when installed, pynndescent's approximate one (with its recall of the
+    exact neighbours).
+    """
+    import torch
+    from sklearn.neighbors import NearestNeighbors
+
+    from skae._neighbors import nearest_neighbors
+    from skae._rows import DenseRows
+
+    out = {}
+    start = time.perf_counter()
+    _, exact = nearest_neighbors(DenseRows(torch.from_numpy(X), None), k)
+    out["skae (torch, exact)"] = {"seconds": time.perf_counter() - start}
+    exact = exact.numpy()
+    start = time.perf_counter()
+    NearestNeighbors(n_neighbors=k + 1, algorithm="brute").fit(X).kneighbors(X)
+    out["scikit-learn NearestNeighbors (brute, exact)"] = {
+        "seconds": time.perf_counter() - start
+    }
+    try:
+        from pynndescent import NNDescent
+    except ImportError:
+        return out
+    start = time.perf_counter()
+    found, _ = NNDescent(X, n_neighbors=k + 1, random_state=0).neighbor_graph
+    seconds = time.perf_counter() - start
+    recall = np.mean(
+        [len(set(a[1:]) & set(b)) / k for a, b in zip(found, exact, strict=True)]
+    )
+    out["pynndescent (approximate)"] = {"seconds": seconds, "recall": float(recall)}
+    return out
+
+
 def figure(maps: dict, y_test: np.ndarray, path: Path) -> None:
     import matplotlib
 
@@ -111,7 +149,9 @@ def cell(row: dict, column: str) -> str:
     return f"{row[column]:.1f}" if column.endswith("(s)") else f"{row[column]:.4f}"
 
 
-def report(results: dict, settings: dict, image: str | None) -> str:
+def report(
+    results: dict, settings: dict, image: str | None, graphs: dict | None = None
+) -> str:
     columns = ["5-NN", "MSE per pixel", "trustworthiness", "fit (s)", "transform (s)"]
     lines = [
         "# Maps of MNIST: PCA, autoencoder, UMAP and the neighbour term",
@@ -136,6 +176,20 @@ def report(results: dict, settings: dict, image: str | None) -> str:
         lines.append("")
     if image:
         lines += [f"![The 2-D maps of the test images]({image})", ""]
+    if graphs:
+        lines += [
+            "## The neighbour graph",
+            "",
+            "Seconds to find the 15 nearest neighbours of every training image "
+            "(the first call of pynndescent includes its numba compilation):",
+            "",
+            "| search | seconds | recall of the exact neighbours |",
+            "|---|---:|---:|",
+        ]
+        for name, row in graphs.items():
+            recall = f"{row['recall']:.4f}" if "recall" in row else "1 (exact)"
+            lines.append(f"| {name} | {row['seconds']:.1f} | {recall} |")
+        lines.append("")
     return "\n".join(lines)
 
 
@@ -147,6 +201,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "maps.md")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument(
+        "--graph", action="store_true", help="also time the k-NN graph searches"
+    )
     args = parser.parse_args()
     if args.quick:
         args.epochs, args.n_train = 2, 3000
@@ -155,6 +212,9 @@ def main() -> None:
     X, y = data.X_train[:n], data.y_train[:n]
     n_test = n // 2 if n else None
     X_test, y_test = data.X_test[:n_test], data.y_test[:n_test]
+    graphs = graph_timings(X) if args.graph else None
+    if graphs:
+        print(json.dumps(graphs), flush=True)
     results, maps = {}, {}
     for k in args.k:
         results[k] = {}
@@ -171,12 +231,14 @@ def main() -> None:
         figure(maps, y_test, static / "maps_mnist.png")
         image = "_static/maps_mnist.png"
     settings = dict(epochs=args.epochs, n_train=len(X))
-    text = report(results, settings, image)
+    text = report(results, settings, image, graphs)
     print(text)
     if args.output:
         args.output.write_text(text)
     if args.json:
-        args.json.write_text(json.dumps(dict(results=results, settings=settings)))
+        args.json.write_text(
+            json.dumps(dict(results=results, settings=settings, graphs=graphs))
+        )
 
 
 if __name__ == "__main__":

@@ -247,6 +247,20 @@ PARTS = {
 }
 
 
+FASHION_CLASSES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
+
+
 def table(rows: dict, first: str, spec: str = ".2f") -> list[str]:
     columns = list(next(iter(rows.values())))
     lines = [
@@ -285,7 +299,10 @@ def report(results: dict, settings: dict) -> str:
         lines += ["", "Super-resolution 14x14 -> 28x28 on MNIST test images:", ""]
         lines += table({"error": results["superres"]}, "")
     if "anomaly" in results:
-        rows = dict(results["anomaly"])
+        rows = {
+            f"{c} {FASHION_CLASSES[int(c)]}": row
+            for c, row in results["anomaly"].items()
+        }
         rows["mean"] = {
             m: float(np.mean([r[m] for r in results["anomaly"].values()]))
             for m in ("PCA", "AE", "VAE")

@@ -204,7 +204,7 @@ def test_bench_maps_quick(tmp_path):
     page, out = tmp_path / "maps.md", tmp_path / "maps.json"
     cmd = [sys.executable, str(ROOT / "benchmarks" / "bench_maps.py"), "--quick"]
     result = subprocess.run(
-        [*cmd, "--output", str(page), "--json", str(out)],
+        [*cmd, "--output", str(page), "--json", str(out), "--graph"],
         capture_output=True,
         text=True,
         timeout=600,
@@ -217,5 +217,7 @@ def test_bench_maps_quick(tmp_path):
         for row in rows.values():
             assert 0 <= row["5-NN"] <= 1 and 0 <= row["trustworthiness"] <= 1
         assert rows["Autoencoder + neighbour term"]["MSE per pixel"] > 0
+    graphs = json.loads(out.read_text())["graphs"]
+    assert all(row["seconds"] > 0 for row in graphs.values())
     assert (tmp_path / "_static" / "maps_mnist.png").exists()
     assert "_static/maps_mnist.png" in page.read_text()
