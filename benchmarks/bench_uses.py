@@ -49,7 +49,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import roc_auc_score
 
 from skae import AutoencoderTransformer, VAETransformer
-from skae.datasets import load_image_dataset
+from skae.datasets import load_fashion_mnist, load_image_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -247,20 +247,6 @@ PARTS = {
 }
 
 
-FASHION_CLASSES = (
-    "T-shirt/top",
-    "Trouser",
-    "Pullover",
-    "Dress",
-    "Coat",
-    "Sandal",
-    "Shirt",
-    "Sneaker",
-    "Bag",
-    "Ankle boot",
-)
-
-
 def table(rows: dict, first: str, spec: str = ".2f") -> list[str]:
     columns = list(next(iter(rows.values())))
     lines = [
@@ -299,10 +285,8 @@ def report(results: dict, settings: dict) -> str:
         lines += ["", "Super-resolution 14x14 -> 28x28 on MNIST test images:", ""]
         lines += table({"error": results["superres"]}, "")
     if "anomaly" in results:
-        rows = {
-            f"{c} {FASHION_CLASSES[int(c)]}": row
-            for c, row in results["anomaly"].items()
-        }
+        names = load_fashion_mnist(SHARED if SHARED.exists() else None).target_names
+        rows = {f"{c} {names[int(c)]}": row for c, row in results["anomaly"].items()}
         rows["mean"] = {
             m: float(np.mean([r[m] for r in results["anomaly"].values()]))
             for m in ("PCA", "AE", "VAE")
