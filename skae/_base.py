@@ -883,7 +883,8 @@ class _BaseAutoencoder(
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
-        tags.input_tags.sparse = True
+        # The neighbour graph compares dense rows (see neighbor_weight).
+        tags.input_tags.sparse = not self.neighbor_weight
         return tags
 
     def __getstate__(self):
