@@ -12,6 +12,16 @@ SHARED = ROOT.parent / "shared" / "data" / "mnist.npz"
 SHARED_FASHION = SHARED.with_name("fashion-mnist.npz")
 
 
+def run_benchmark(
+    script: str, *args, timeout: int = 600
+) -> subprocess.CompletedProcess:
+    """Run ``benchmarks/<script> *args`` in a subprocess; it must exit cleanly."""
+    cmd = [sys.executable, str(ROOT / "benchmarks" / script), *map(str, args)]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result
+
+
 @pytest.mark.parametrize(
     "dataset, shared, title",
     [
@@ -24,14 +34,7 @@ def test_bench_mnist_quick(tmp_path, dataset, shared, title):
         pytest.skip(f"shared {title} copy not present")
     pytest.importorskip("matplotlib")
     page = tmp_path / "benchmarks.md"
-    cmd = [sys.executable, str(ROOT / "benchmarks" / "bench_mnist.py"), "--quick"]
-    result = subprocess.run(
-        [*cmd, "--dataset", dataset, "--output", str(page)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
+    run_benchmark("bench_mnist.py", "--quick", "--dataset", dataset, "--output", page)
     text = page.read_text()
     assert text.startswith(f"# {title} benchmarks\n")
     assert f"{title} from data_home {shared}" in text
@@ -65,15 +68,8 @@ def test_bench_mnist_default_pages():
 @pytest.mark.skipif(not SHARED.exists(), reason="shared MNIST copy not present")
 def test_bench_speed_quick(tmp_path):
     page = tmp_path / "speed.md"
-    cmd = [sys.executable, str(ROOT / "benchmarks" / "bench_speed.py")]
     args = ["--epochs", "1", "--n-samples", "3000", "--rounds", "1", "--no-compile"]
-    result = subprocess.run(
-        [*cmd, *args, "--output", str(page)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
+    run_benchmark("bench_speed.py", *args, "--output", page)
     text = page.read_text()
     rows = [line for line in text.splitlines() if line.startswith("| ")]
     names = [row.split(" | ")[0] for row in rows[1:]]
@@ -86,20 +82,13 @@ def test_bench_speed_quick(tmp_path):
     not Path("/proc/self/status").exists(), reason="reads VmHWM from Linux's /proc"
 )
 def test_check_sparse_scale_quick():
-    cmd = [sys.executable, str(ROOT / "benchmarks" / "check_sparse_scale.py")]
-    result = subprocess.run(
-        [*cmd, "--quick"], capture_output=True, text=True, timeout=300
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
+    result = run_benchmark("check_sparse_scale.py", "--quick", timeout=300)
     assert "s per epoch" in result.stdout and "transform:" in result.stdout
 
 
 def test_bench_recommend_quick_on_synthetic_users(tmp_path):
     page = tmp_path / "recommend.md"
-    cmd = [sys.executable, str(ROOT / "benchmarks" / "bench_recommend.py")]
-    args = ["--quick", "--synthetic", "--output", str(page)]
-    result = subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-2000:]
+    run_benchmark("bench_recommend.py", "--quick", "--synthetic", "--output", page)
     text = page.read_text()
     for name in ("Popularity", "SVD", "EASE", "skae Mult-VAE"):
         assert f"| {name} | 0." in text
@@ -110,14 +99,8 @@ def test_bench_recommend_quick_on_synthetic_users(tmp_path):
 def test_bench_quality_quick(tmp_path):
     pytest.importorskip("matplotlib")
     page, results = tmp_path / "quality.md", tmp_path / "quality.json"
-    cmd = [sys.executable, str(ROOT / "benchmarks" / "bench_quality.py"), "--quick"]
-    result = subprocess.run(
-        [*cmd, "--output", str(page), "--results", str(results)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
+    args = ["--quick", "--output", page, "--results", results]
+    run_benchmark("bench_quality.py", *args)
     text = page.read_text()
     for title in ("30 components", "convolutional", "classifiers", "VAE, Bern"):
         assert title in text
@@ -127,27 +110,16 @@ def test_bench_quality_quick(tmp_path):
     assert all(len(stored[p]["curve"]) == 2 for p in ("ae30", "conv30", "conv64"))
     assert "ran 2 epochs" in text  # the defaults row of the classify part
     # Only the chosen part runs again; the others keep their stored numbers.
-    again = subprocess.run(
-        [*cmd, "--part", "digits", "--output", str(page), "--results", str(results)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert again.returncode == 0, again.stderr[-2000:]
+    run_benchmark("bench_quality.py", *args, "--part", "digits")
     assert json.loads(results.read_text())["ae30"] == stored["ae30"]
 
 
 @pytest.mark.skipif(not SHARED.exists(), reason="shared MNIST copy not present")
 def test_bench_scale_quick(tmp_path):
     out = tmp_path / "scale.json"
-    cmd = [sys.executable, str(ROOT / "benchmarks" / "bench_scale.py"), "--quick"]
-    result = subprocess.run(
-        [*cmd, "--json", str(out), "--tmp", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=600,
+    result = run_benchmark(
+        "bench_scale.py", "--quick", "--json", out, "--tmp", tmp_path
     )
-    assert result.returncode == 0, result.stderr[-2000:]
     results = json.loads(out.read_text())
     memory = results["memory"]
     assert set(memory) == {"uint8", "float32", "float64"}
@@ -160,12 +132,8 @@ def test_bench_scale_quick(tmp_path):
 
 
 def test_bench_cuda_report_of_the_published_run():
-    cmd = [sys.executable, str(ROOT / "benchmarks" / "bench_cuda.py"), "--report"]
     run = ROOT / "benchmarks" / "results" / "cuda_h200.jsonl"
-    result = subprocess.run(
-        [*cmd, str(run)], capture_output=True, text=True, timeout=120
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
+    result = run_benchmark("bench_cuda.py", "--report", run, timeout=120)
     assert "NVIDIA H200" in result.stdout
     for trainer in ("loop fused", "skae compile+bf16", "conv k=64"):
         assert trainer in result.stdout
@@ -177,11 +145,7 @@ def test_bench_cuda_report_of_the_published_run():
 )
 def test_bench_uses_quick(tmp_path):
     out = tmp_path / "uses.json"
-    cmd = [sys.executable, str(ROOT / "benchmarks" / "bench_uses.py"), "--quick"]
-    result = subprocess.run(
-        [*cmd, "--json", str(out)], capture_output=True, text=True, timeout=600
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
+    result = run_benchmark("bench_uses.py", "--quick", "--json", out)
     results = json.loads(out.read_text())
     assert len(results["denoise"]) == 4  # 2 data sets x 2 noises
     assert set(results["anomaly"]) == {str(c) for c in range(10)}
@@ -202,14 +166,9 @@ def test_bench_uses_quick(tmp_path):
 def test_bench_maps_quick(tmp_path):
     pytest.importorskip("matplotlib")
     page, out = tmp_path / "maps.md", tmp_path / "maps.json"
-    cmd = [sys.executable, str(ROOT / "benchmarks" / "bench_maps.py"), "--quick"]
-    result = subprocess.run(
-        [*cmd, "--output", str(page), "--json", str(out), "--graph"],
-        capture_output=True,
-        text=True,
-        timeout=600,
+    run_benchmark(
+        "bench_maps.py", "--quick", "--output", page, "--json", out, "--graph"
     )
-    assert result.returncode == 0, result.stderr[-2000:]
     results = json.loads(out.read_text())["results"]
     assert set(results) == {"2", "30"}
     for rows in results.values():
