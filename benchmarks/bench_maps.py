@@ -83,7 +83,7 @@ def measure(model, X, X_test, y, y_test, n_trust: int) -> tuple[dict, np.ndarray
         "fit (s)": fit_s,
         "transform (s)": transform_s,
     }
-    if not type(model).__name__ == "UMAP":  # UMAP's inverse is not a decoder
+    if type(model).__name__ != "UMAP":  # UMAP's inverse is not a decoder
         recon = model.inverse_transform(test_codes)
         row["MSE per pixel"] = float(((recon - X_test) ** 2).mean())
     return row, test_codes

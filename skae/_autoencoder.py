@@ -320,9 +320,6 @@ class AutoencoderTransformer(_BaseAutoencoder):
     def _objective(self, corrupt) -> SquaredError:
         return SquaredError(corrupt)
 
-    def _encode(self, module: torch.nn.Module, xs: torch.Tensor) -> torch.Tensor:
-        return module.encode(xs)
-
     def _score(self, module: torch.nn.Module, xs: torch.Tensor) -> torch.Tensor:
         scale = torch.tensor(np.asarray(self.scale_), dtype=xs.dtype, device=xs.device)
         error = (module(xs) - xs) * scale

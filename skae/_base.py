@@ -187,9 +187,9 @@ class _BaseAutoencoder(
         """The corruption of the encoder's input in training, or None."""
         return make_corruption(self.corruption, self.corruption_level, standardizer)
 
-    @abstractmethod
     def _encode(self, module: torch.nn.Module, xs: torch.Tensor) -> torch.Tensor:
         """Codes of scaled rows ``xs`` by ``module`` (what ``transform`` returns)."""
+        return module.embed(xs)
 
     @abstractmethod
     def _score(self, module: torch.nn.Module, xs: torch.Tensor) -> torch.Tensor:

@@ -25,10 +25,11 @@ def nearest_neighbors(
     """Exact Euclidean k nearest neighbours of every row among the others.
 
     ``rows`` offers ``split(size)`` (scaled float32 batches, as the training
-    rows of :mod:`skae._rows` do). Returns ``(distances, indices)``, both of
-    shape ``(n_rows, k)``, nearest first. Blocks of queries are compared with
+    rows of :mod:`skae._rows` do); they are scaled once, into a float32 copy
+    held on their device. Returns ``(distances, indices)``, both of shape
+    ``(n_rows, k)``, nearest first. Blocks of queries are compared with
     blocks of keys by one matrix product each (``|q|^2 - 2 q.k + |k|^2``), so
-    memory stays at one ``query_block x key_block`` matrix whatever the data.
+    the distances in memory are one ``query_block x key_block`` matrix.
     """
     n = rows.shape[0]
     if not 1 <= k < n:
@@ -37,7 +38,7 @@ def nearest_neighbors(
     key_norms = [kb.square().sum(1) for kb in keys]
     out_d, out_i = [], []
     q_start = 0
-    for qb in rows.split(query_block):
+    for qb in (q for kb in keys for q in kb.split(query_block)):
         q_norm = qb.square().sum(1, keepdim=True)
         q_idx = torch.arange(q_start, q_start + qb.shape[0], device=qb.device)
         best_d = torch.full((qb.shape[0], k), math.inf, device=qb.device)
@@ -145,10 +146,7 @@ class NeighborGraph:
             device=generator.device,
         ).to(heads.device)
         pos = torch.searchsorted(self.cumulative, lo + u * (hi - lo), right=True) - 1
-        pos = torch.minimum(
-            torch.maximum(pos, self.indptr[heads]), self.indptr[heads + 1] - 1
-        )
-        return self.columns[pos]
+        return self.columns[pos.clamp(self.indptr[heads], self.indptr[heads + 1] - 1)]
 
 
 class Pairs(NamedTuple):
@@ -165,10 +163,6 @@ class Pairs(NamedTuple):
     @property
     def device(self) -> torch.device:
         return self.heads.device
-
-    @property
-    def shape(self) -> torch.Size:
-        return self.heads.shape
 
 
 class GraphRows:
@@ -198,7 +192,7 @@ class GraphRows:
         return self.rows.split(size)
 
     def n_batches(self, size: int) -> int:
-        return math.ceil(self.shape[0] / size)
+        return self.rows.n_batches(size)
 
     def batches(
         self, size: int, shuffle: bool, generator: torch.Generator

@@ -207,9 +207,9 @@ class VAETransformer(_BaseAutoencoder):
         neighbours of the training rows (exact Euclidean distances in the
         model's input scaling, UMAP's fuzzy memberships, computed once per fit
         on ``device``) and the similarity ``1 / (1 + a d^(2b))`` of the
-        posterior means (UMAP's curve for ``min_dist=0.1``): each row in a batch is
-        pulled towards one neighbour drawn from the graph and pushed from 5
-        rows drawn from the batch. It is multiplied by ``neighbor_weight``
+        posterior means (UMAP's curve for ``min_dist=0.1``): each row in a
+        batch is pulled towards one neighbour drawn from the graph and pushed
+        from 5 rows drawn from the batch. It is multiplied by ``neighbor_weight``
         times the number of features, so that 1 weighs it like a
         reconstruction error of one unit of variance per feature. ``transform``
         then gives a map whose neighbourhoods follow the data's (readable 2-D
@@ -563,9 +563,6 @@ class VAETransformer(_BaseAutoencoder):
                 f"likelihood={self.likelihood!r} needs X in [{low:g}, {high:g}], "
                 f"got values in [{lowest:g}, {highest:g}]; {hint}"
             )
-
-    def _encode(self, module: torch.nn.Module, xs: torch.Tensor) -> torch.Tensor:
-        return module.encode(xs)[0]
 
     def _score(self, module: torch.nn.Module, xs: torch.Tensor) -> torch.Tensor:
         generator = torch.Generator().manual_seed(0)
