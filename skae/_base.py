@@ -30,9 +30,10 @@ from . import architectures
 from ._corruption import CORRUPTIONS, make_corruption
 from ._inference import batch_invariant, map_tiles
 from ._latent import _LatentMixin
+from ._layout import umap_layout
 from ._modules import ACTIVATIONS, Builder, activation_elements, init_parameters
-from ._neighbor_loss import NeighborPreserving
-from ._neighbors import GraphRows, NeighborGraph
+from ._neighbor_loss import LayoutRows, NeighborPreserving
+from ._neighbors import NeighborGraph
 from ._rows import DenseRows, make_rows
 from ._scaling import Standardizer, fit_scaling
 from ._schedules import SCHEDULES
@@ -382,7 +383,9 @@ class _BaseAutoencoder(
         config = self._training_config(X_train.shape[0])
         corrupt = self._corruption(standardizer.to(device))
         objective = self._objective(corrupt)
-        loss, X_train = self._with_neighbors(objective, X_train)
+        loss, X_train = self._with_neighbors(
+            objective, X_train, generator, module if warm else None
+        )
         history = fit_module(
             module,
             loss,
@@ -469,7 +472,9 @@ class _BaseAutoencoder(
         config = self._training_config(Xt.shape[0], partial=True)
         objective = self._objective(self._corruption(standardizer.to(device)))
         steps = n_batches(Xt, config.batch_size)
-        loss, rows = self._with_neighbors(objective, Xt)
+        loss, rows = self._with_neighbors(
+            objective, Xt, generator, module if warm else None
+        )
         trainer = Trainer(module, loss, config, steps, state)
         loss = trainer.run_epoch(rows, generator, self._schedule(objective, steps))
         module.eval()
@@ -487,12 +492,14 @@ class _BaseAutoencoder(
         self._partial_state = dict(trainer.state(generator), post_seed=post_seed)
         self._after_fit(X, Xt, post_seed)
 
-    def _with_neighbors(self, objective, X_train):
+    def _with_neighbors(self, objective, X_train, generator, warm_module=None):
         """``objective`` and ``X_train`` with the neighbour-preserving term.
 
         When ``neighbor_weight`` > 0: the objective adds the term and the
-        rows' batches come with neighbours drawn from the graph of
-        ``X_train`` (built here, once).
+        rows' batches come with their places in a UMAP layout of the
+        neighbour graph of ``X_train`` (both built here, once). A
+        ``warm_module`` (``warm_start``, ``partial_fit``) starts the layout
+        from its own codes, so that successive fits keep the same map.
         """
         if not self.neighbor_weight:
             return objective, X_train
@@ -512,8 +519,12 @@ class _BaseAutoencoder(
             )
         with torch.no_grad():
             graph = NeighborGraph.of_rows(X_train, min(self.n_neighbors, n - 1))
+            start = None
+            if warm_module is not None:
+                start = torch.cat([warm_module.embed(b) for b in X_train.split(4096)])
+            targets = umap_layout(graph, self.n_components, generator, start)
         weight = self.neighbor_weight * self.n_features_in_
-        return NeighborPreserving(objective, weight), GraphRows(X_train, graph)
+        return NeighborPreserving(objective, weight), LayoutRows(X_train, targets)
 
     def _warn_about(self, history) -> None:
         """Say how training ended when it did not converge."""

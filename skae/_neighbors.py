@@ -5,16 +5,12 @@ exact k nearest neighbours of every row (:func:`nearest_neighbors`, blocks of
 ``torch.cdist``-style matrix products and a running ``topk``), their fuzzy
 memberships with a per-row bandwidth (:func:`memberships`) and the fuzzy
 union of the directed graph with its transpose (:func:`fuzzy_union`).
-:class:`NeighborGraph` draws, for a batch of rows, one neighbour per row in
-proportion to the edge weights; :class:`GraphRows` wraps training rows so
-that each batch comes with those neighbours (:class:`Pairs`).
+:class:`NeighborGraph` holds the result, which :mod:`skae._layout` lays out.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from typing import NamedTuple
 
 import torch
 
@@ -122,87 +118,10 @@ class NeighborGraph:
     ) -> None:
         self.indptr = indptr
         self.columns = columns
-        cumulative = values.double().cumsum(0)
-        self.cumulative = torch.cat([cumulative.new_zeros(1), cumulative])
-        degree = self.cumulative[indptr[1:]] - self.cumulative[indptr[:-1]]
-        # Each row's share of the edges, relative to the mean row (UMAP draws
-        # edges, not rows, so rows of heavier edges are drawn more often).
-        self.row_weights = (degree / degree.mean()).float()
+        self.values = values
 
     @classmethod
     def of_rows(cls, rows, n_neighbors: int) -> NeighborGraph:
         """UMAP's fuzzy graph of ``n_neighbors`` nearest neighbours of ``rows``."""
         distances, indices = nearest_neighbors(rows, n_neighbors)
         return cls(*fuzzy_union(indices, memberships(distances)))
-
-    def sample(self, heads: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """One neighbour of each row in ``heads``, drawn in proportion to weight."""
-        lo = self.cumulative[self.indptr[heads]]
-        hi = self.cumulative[self.indptr[heads + 1]]
-        u = torch.rand(
-            heads.shape,
-            generator=generator,
-            dtype=torch.float64,
-            device=generator.device,
-        ).to(heads.device)
-        pos = torch.searchsorted(self.cumulative, lo + u * (hi - lo), right=True) - 1
-        return self.columns[pos.clamp(self.indptr[heads], self.indptr[heads + 1] - 1)]
-
-
-class Pairs(NamedTuple):
-    """A training batch for a neighbour-preserving objective.
-
-    ``heads`` are rows of the data, ``tails`` one graph neighbour of each and
-    ``weights`` the heads' relative numbers of edges.
-    """
-
-    heads: torch.Tensor
-    tails: torch.Tensor
-    weights: torch.Tensor
-
-    @property
-    def device(self) -> torch.device:
-        return self.heads.device
-
-
-class GraphRows:
-    """Training rows whose batches come with one graph neighbour per row.
-
-    Wraps rows of :mod:`skae._rows` (the interface is the same); an epoch's
-    batches are :class:`Pairs` instead of tensors. ``split`` and indexing
-    return plain rows.
-    """
-
-    def __init__(self, rows, graph: NeighborGraph) -> None:
-        self.rows = rows
-        self.graph = graph
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        return self.rows.shape
-
-    @property
-    def device(self) -> torch.device:
-        return self.rows.device
-
-    def __getitem__(self, idx: torch.Tensor) -> torch.Tensor:
-        return self.rows[idx]
-
-    def split(self, size: int) -> Iterator[torch.Tensor]:
-        return self.rows.split(size)
-
-    def n_batches(self, size: int) -> int:
-        return self.rows.n_batches(size)
-
-    def batches(
-        self, size: int, shuffle: bool, generator: torch.Generator
-    ) -> Iterator[Pairs]:
-        n = self.shape[0]
-        device = self.graph.indptr.device
-        if shuffle:
-            order = torch.randperm(n, generator=generator, device=generator.device)
-        else:
-            order = torch.arange(n, device=generator.device)
-        for idx in order.to(device).split(size):
-            tails = self.graph.sample(idx, generator)
-            yield Pairs(self.rows[idx], self.rows[tails], self.graph.row_weights[idx])

@@ -202,22 +202,24 @@ class VAETransformer(_BaseAutoencoder):
 
     neighbor_weight : float, default=0.0
         Weight of a neighbour-preserving term added to the training loss
-        (Parametric UMAP with a decoder; 0 turns it off). The term is UMAP's
-        fuzzy cross-entropy between a graph of the ``n_neighbors`` nearest
+        (UMAP's map with an encoder and a decoder; 0 turns it off). Before
+        training, the fit builds UMAP's graph of the ``n_neighbors`` nearest
         neighbours of the training rows (exact Euclidean distances in the
-        model's input scaling, UMAP's fuzzy memberships, computed once per fit
-        on ``device``) and the similarity ``1 / (1 + a d^(2b))`` of the
-        posterior means (UMAP's curve for ``min_dist=0.1``): each row in a
-        batch is pulled towards one neighbour drawn from the graph and pushed
-        from 5 rows drawn from the batch. It is multiplied by ``neighbor_weight``
-        times the number of features, so that 1 weighs it like a
-        reconstruction error of one unit of variance per feature. ``transform``
-        then gives a map whose neighbourhoods follow the data's (readable 2-D
-        maps, codes better suited to k-NN classifiers), while
-        ``inverse_transform`` and ``sample`` decode it; new rows are mapped by
-        the encoder without refitting. With ``early_stopping`` the validation
-        loss is the reconstruction objective alone; ``partial_fit`` builds the
-        graph of each block.
+        model's input scaling, UMAP's fuzzy memberships) and lays it out in
+        ``n_components`` dimensions with UMAP's own optimisation (spectral
+        start, fuzzy cross-entropy with negative sampling, ``min_dist=0.1``),
+        all once per fit on ``device``. The term is then a robust distance
+        (smooth L1) between each row's posterior mean and its place in that
+        layout, multiplied by ``neighbor_weight`` times the number of
+        features, so that 1 weighs it like a reconstruction error of one unit
+        of variance per feature. ``transform`` gives a map whose neighbourhoods follow the
+        data's (readable 2-D maps), while ``inverse_transform`` and ``sample``
+        decode it; new rows are mapped by the encoder without refitting. A
+        ``corruption`` (e.g. ``"gaussian"``) helps the encoder place new rows
+        (see the user guide). With ``early_stopping`` the validation loss is
+        the reconstruction objective alone; ``warm_start`` and ``partial_fit``
+        start the layout from the fitted codes, so the map keeps its
+        orientation.
 
     n_neighbors : int, default=15
         Neighbours per row in the graph of ``neighbor_weight`` (the row itself

@@ -9,14 +9,19 @@ import scipy.sparse as sp
 import torch
 from sklearn.base import clone
 from sklearn.datasets import load_digits
-from sklearn.neighbors import NearestNeighbors
+from sklearn.model_selection import cross_val_score
+from sklearn.neighbors import KNeighborsClassifier, NearestNeighbors
 
 from skae import AutoencoderTransformer, VAETransformer
-from skae._neighbor_loss import curve_parameters, fuzzy_cross_entropy
+from skae._layout import (
+    curve_parameters,
+    optimize_layout,
+    spectral_layout,
+    umap_layout,
+)
+from skae._neighbor_loss import LayoutRows, Targeted, layout_distance
 from skae._neighbors import (
-    GraphRows,
     NeighborGraph,
-    Pairs,
     fuzzy_union,
     memberships,
     nearest_neighbors,
@@ -78,36 +83,55 @@ def test_fuzzy_union_is_symmetric_and_probabilistic(digits):
     assert A[0, i[0, 0]] >= a - 1e-6
 
 
-def test_sampled_neighbours_follow_the_edge_weights():
-    # Row 0 has edges to 1 (weight 0.75) and 2 (weight 0.25).
-    indptr = torch.tensor([0, 2, 3, 4])
-    graph = NeighborGraph(
-        indptr, torch.tensor([1, 2, 0, 0]), torch.tensor([0.75, 0.25, 0.75, 0.25])
-    )
+def five_nn(Z, y):
+    return cross_val_score(KNeighborsClassifier(5), Z, y, cv=3).mean()
+
+
+def test_umap_layout_separates_the_digits(digits):
+    X, y = digits
+    graph = NeighborGraph.of_rows(rows_of(X / 16), 15)
     generator = torch.Generator().manual_seed(0)
-    tails = graph.sample(torch.zeros(20000, dtype=torch.long), generator)
-    assert set(tails.tolist()) == {1, 2}
-    assert abs((tails == 1).float().mean().item() - 0.75) < 0.02
-    # Rows drawn as heads weigh as their edges do, relative to the mean row.
-    np.testing.assert_allclose(graph.row_weights.numpy(), [1.5, 1.125, 0.375])
+    start = spectral_layout(graph, 2, generator)
+    assert start.abs().max() == pytest.approx(10, rel=1e-3)  # umap-learn's range
+    a, b = curve_parameters(0.1)
+    Z = optimize_layout(graph, start, 200, a, b, generator)
+    # Measured: 5-NN 0.75 on the spectral start, 0.97-0.98 after (umap-learn's
+    # own layout of the digits: 0.97).
+    assert five_nn(start.numpy(), y) < 0.85 < 0.95 < five_nn(Z.numpy(), y)
 
 
-def test_graph_rows_pair_each_row_with_a_neighbour(digits):
+def test_umap_layout_is_reproducible_standardised_and_starts_where_told(digits):
+    X, _ = digits
+    graph = NeighborGraph.of_rows(rows_of(X[:300]), 10)
+
+    def layout(seed, start=None):
+        generator = torch.Generator().manual_seed(seed)
+        return umap_layout(graph, 2, generator, start)
+
+    Z = layout(0)
+    assert torch.equal(Z, layout(0)) and not torch.equal(Z, layout(1))
+    torch.testing.assert_close(Z.mean(0), torch.zeros(2), atol=1e-5, rtol=0)
+    assert Z.square().mean().item() == pytest.approx(1.0, rel=1e-5)
+    # From a given start (a fitted encoder's codes) the layout stays close to
+    # it, up to scale: a mirrored start gives a mirrored map.
+    mirrored = layout(0, start=-Z)
+    assert (
+        torch.nn.functional.cosine_similarity(mirrored.flatten(), -Z.flatten(), 0) > 0.9
+    )
+
+
+def test_layout_rows_pair_each_row_with_its_target(digits):
     X, _ = digits
     rows = rows_of(X)
-    graph = NeighborGraph.of_rows(rows, 5)
-    pairs = list(
-        GraphRows(rows, graph).batches(500, True, torch.Generator().manual_seed(0))
+    targets = torch.arange(len(X), dtype=torch.float32)[:, None].repeat(1, 2)
+    batches = list(
+        LayoutRows(rows, targets).batches(500, True, torch.Generator().manual_seed(0))
     )
-    assert all(isinstance(p, Pairs) for p in pairs)
-    assert sum(p.heads.shape[0] for p in pairs) == len(X)
-    _, i = nearest_neighbors(rows, 5)
-    # Every tail is a neighbour of its head in one direction or the other.
-    heads = pairs[0].heads
-    row_of = {tuple(r): j for j, r in enumerate(X[:, :].tolist())}
-    for h, t in zip(heads[:50].tolist(), pairs[0].tails[:50].tolist(), strict=True):
-        a, b = row_of[tuple(h)], row_of[tuple(t)]
-        assert b in i[a].tolist() or a in i[b].tolist()
+    assert all(isinstance(b, Targeted) for b in batches)
+    seen = torch.cat([b.targets[:, 0] for b in batches]).long()
+    assert sorted(seen.tolist()) == list(range(len(X)))  # each row once
+    for batch in batches:
+        torch.testing.assert_close(batch.rows, rows[batch.targets[:, 0].long()])
 
 
 def test_curve_parameters_match_umap():
@@ -115,16 +139,13 @@ def test_curve_parameters_match_umap():
     assert a == pytest.approx(1.577, abs=0.01) and b == pytest.approx(0.895, abs=0.01)
 
 
-def test_fuzzy_cross_entropy_pulls_neighbours_and_pushes_others():
-    a, b = curve_parameters(0.1)
+def test_layout_distance_is_quadratic_near_and_linear_far():
     z = torch.zeros(1, 2)
-    near, far = torch.tensor([[0.1, 0.0]]), torch.tensor([[5.0, 0.0]])
-    # A close neighbour and far non-neighbours cost little; swapped, a lot.
-    good = fuzzy_cross_entropy(z, near, far[:, None], a, b)
-    bad = fuzzy_cross_entropy(z, far, near[:, None], a, b)
-    assert good < 0.2 < 2 < bad
-    # Finite for coinciding codes.
-    assert torch.isfinite(fuzzy_cross_entropy(z, z, z[:, None], a, b)).all()
+    near = layout_distance(z, torch.tensor([[0.05, 0.0]]))
+    far, farther = (layout_distance(z, torch.tensor([[d, 0.0]])) for d in (5.0, 10.0))
+    assert near.item() == pytest.approx(0.5 * 0.05**2 / 0.1)
+    # Twice as far costs twice as much (a squared error would cost 4 times).
+    assert (farther / far).item() == pytest.approx(2.0, rel=0.02)
 
 
 @pytest.mark.parametrize("Estimator", [AutoencoderTransformer, VAETransformer])
@@ -184,3 +205,19 @@ def test_partial_fit_with_the_neighbour_term(digits):
     for block in np.array_split(X[:600], 3):
         model.partial_fit(block)
     assert model.n_iter_ == 3 and np.isfinite(model.loss_curve_).all()
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_warm_start_keeps_the_map(digits):
+    X, _ = digits
+    X = X[:400]
+    model = AutoencoderTransformer(
+        2, neighbor_weight=1.0, max_iter=40, learning_rate_init=1e-2, random_state=0
+    )
+    before = model.fit_transform(X)
+    after = model.set_params(warm_start=True, max_iter=10).fit_transform(X)
+    # The second layout starts from the fitted codes: the map keeps its
+    # orientation instead of being redrawn (a fresh layout is any rotation).
+    before, after = before - before.mean(0), after - after.mean(0)
+    cosine = (before * after).sum() / np.linalg.norm(before) / np.linalg.norm(after)
+    assert cosine > 0.8
