@@ -5,10 +5,12 @@ Two-dimensional maps of the data: PCA, autoencoder, VAE and a neighbour map
 With ``n_components=2`` each method gives a map of the test images, coloured
 here by digit. The non-linear codes separate the classes far better than
 PCA's two leading directions; the VAE's codes also fill a round region around
-the origin, the shape of its N(0, I) prior. The fourth map adds UMAP's
+the origin, the shape of its N(0, I) prior. The fourth map adds a
 neighbour-preserving term to the autoencoder's loss (``neighbor_weight``):
-rows that are near neighbours in the data are pulled together in the map,
-and the map still decodes. The title of each map gives the accuracy of a
+the fit lays out UMAP's neighbour graph of the training rows and teaches
+the encoder that layout, so rows that are near neighbours in the data stay
+together in the map, while the decoder keeps it decodable. Gaussian noise on
+the encoder's input (``corruption``) helps it place rows it has not seen. The title of each map gives the accuracy of a
 5-nearest-neighbour classifier fitted on the training codes and scored on
 the test codes, a measure of how well the map keeps classes apart.
 """
@@ -30,8 +32,10 @@ models = {
     "Autoencoder + neighbour term": AutoencoderTransformer(
         2,
         neighbor_weight=1.0,
+        hidden_layer_sizes=(512, 512),
+        corruption="gaussian",
+        corruption_level=0.2,
         learning_rate="cosine",
-        learning_rate_init=1e-2,
         max_iter=150,
         batch_size=50,
         random_state=0,
