@@ -64,6 +64,11 @@ def skae_map(k: int, epochs: int, term: bool) -> AutoencoderTransformer:
     )
 
 
+def one_line(model) -> str:
+    """The model's repr on one line (for the page's text)."""
+    return " ".join(repr(model).split())
+
+
 def methods(k: int, epochs: int) -> dict:
     out = {
         "PCA": PCA(k, random_state=0),
@@ -246,8 +251,8 @@ def main() -> None:
     settings = dict(
         epochs=args.epochs,
         n_train=len(X),
-        plain=repr(skae_map(2, args.epochs, term=False)),
-        term=repr(skae_map(2, args.epochs, term=True)),
+        plain=one_line(skae_map(2, args.epochs, term=False)),
+        term=one_line(skae_map(2, args.epochs, term=True)),
     )
     text = report(results, settings, image, graphs)
     print(text)
