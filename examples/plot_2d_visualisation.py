@@ -10,9 +10,10 @@ neighbour-preserving term to the autoencoder's loss (``neighbor_weight``):
 the fit lays out UMAP's neighbour graph of the training rows and teaches
 the encoder that layout, so rows that are near neighbours in the data stay
 together in the map, while the decoder keeps it decodable. Gaussian noise on
-the encoder's input (``corruption``) helps it place rows it has not seen. The title of each map gives the accuracy of a
-5-nearest-neighbour classifier fitted on the training codes and scored on
-the test codes, a measure of how well the map keeps classes apart.
+the encoder's input (``corruption``) helps it place rows it has not seen.
+The title of each map gives the accuracy of a 5-nearest-neighbour
+classifier fitted on the training codes and scored on the test codes, a
+measure of how well the map keeps classes apart.
 """
 
 import os

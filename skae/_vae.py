@@ -210,9 +210,9 @@ class VAETransformer(_BaseAutoencoder):
         start, fuzzy cross-entropy with negative sampling, ``min_dist=0.1``),
         all once per fit on ``device``. The term is then a robust distance
         (smooth L1) between each row's posterior mean and its place in that
-        layout, multiplied by ``neighbor_weight`` times the number of
-        features, so that 1 weighs it like a reconstruction error of one unit
-        of variance per feature. ``transform`` gives a map whose neighbourhoods follow the
+        layout, multiplied by ``neighbor_weight`` times the number of features,
+        so that 1 weighs it like a reconstruction error of one unit of variance
+        per feature. ``transform`` gives a map whose neighbourhoods follow the
         data's (readable 2-D maps), while ``inverse_transform`` and ``sample``
         decode it; new rows are mapped by the encoder without refitting. A
         ``corruption`` (e.g. ``"gaussian"``) helps the encoder place new rows
