@@ -55,7 +55,7 @@ def umap_layout(
     :func:`optimize_layout` for umap-learn's number of epochs (500 for up to
     10000 rows, 200 beyond).
     """
-    n = graph.indptr.shape[0] - 1
+    n = graph.n_rows
     if start is None:
         start = spectral_layout(graph, n_components, generator)
     else:
@@ -82,20 +82,16 @@ def spectral_layout(
     import scipy.sparse as sp
     from scipy.sparse.linalg import ArpackNoConvergence, eigsh
 
-    n = graph.indptr.shape[0] - 1
-    device = graph.indptr.device
-    noise = torch.randn(
-        (n, n_components), generator=generator, device=generator.device
-    ).to(device)
+    n, device = graph.n_rows, graph.indptr.device
+
+    def draw(sample) -> torch.Tensor:
+        shape = (n, n_components)
+        return sample(shape, generator=generator, device=generator.device).to(device)
+
+    noise = draw(torch.randn)
     k = n_components + 1
     if n <= k + 1:
-        return (
-            20
-            * torch.rand(
-                (n, n_components), generator=generator, device=generator.device
-            ).to(device)
-            - 10
-        )
+        return 20 * draw(torch.rand) - 10
     W = sp.csr_matrix(
         (
             graph.values.double().cpu().numpy(),
@@ -104,15 +100,14 @@ def spectral_layout(
         ),
         shape=(n, n),
     )
-    inv_sqrt = 1.0 / np.sqrt(np.asarray(W.sum(1)).ravel())
-    normalised = sp.diags(inv_sqrt) @ W @ sp.diags(inv_sqrt)
-    start = np.sqrt(np.asarray(W.sum(1)).ravel())  # the trivial eigenvector
+    sqrt_degree = np.sqrt(np.asarray(W.sum(1)).ravel())  # the trivial eigenvector
+    normalised = sp.diags(1.0 / sqrt_degree) @ W @ sp.diags(1.0 / sqrt_degree)
     try:
         values, vectors = eigsh(
             normalised,
             k=k,
             which="LA",
-            v0=start,
+            v0=sqrt_degree,
             tol=1e-4,
             maxiter=n * 5,
             ncv=max(2 * k + 1, int(np.sqrt(n))),
@@ -120,13 +115,7 @@ def spectral_layout(
     except ArpackNoConvergence:
         vectors = None
     if vectors is None or not np.isfinite(vectors).all():
-        return (
-            20
-            * torch.rand(
-                (n, n_components), generator=generator, device=generator.device
-            ).to(device)
-            - 10
-        )
+        return 20 * draw(torch.rand) - 10
     order = np.argsort(values)[::-1][1:k]
     codes = torch.from_numpy(vectors[:, order].astype(np.float32)).to(device)
     codes *= 10.0 / codes.abs().max().clamp(min=1e-12)

@@ -120,6 +120,11 @@ class NeighborGraph:
         self.columns = columns
         self.values = values
 
+    @property
+    def n_rows(self) -> int:
+        """Number of rows (nodes) of the graph."""
+        return self.indptr.shape[0] - 1
+
     @classmethod
     def of_rows(cls, rows, n_neighbors: int) -> NeighborGraph:
         """UMAP's fuzzy graph of ``n_neighbors`` nearest neighbours of ``rows``."""
