@@ -208,8 +208,11 @@ class _BaseAutoencoder(
     def _resolved_scaling(self) -> str | None:
         return "global" if self.scaling == "auto" else self.scaling
 
-    def _init_from_data(self, module: torch.nn.Module, X_train) -> None:
-        """Adjust a new, initialised module to the scaled training rows (not warm)."""
+    def _init_from_data(self, module: torch.nn.Module, X_train, seed: int) -> None:
+        """Adjust a new, initialised module to the scaled training rows (not warm).
+
+        ``seed`` seeds any draw this needs (on the rows' device).
+        """
 
     def _after_fit(self, X, Xs, seed: int) -> None:
         """Fit anything else that depends on the training data ``X`` (validated)
@@ -342,7 +345,7 @@ class _BaseAutoencoder(
             module = copy.deepcopy(self.module_).to(device)
         else:
             module = self._new_module(X.shape[1], init_seed).to(device)
-            self._init_from_data(module, Xt)
+            self._init_from_data(module, Xt, init_seed)
         return (mean, scale), standardizer, Xt, module
 
     def _fit_scaling(self, X) -> tuple[np.ndarray, np.ndarray]:

@@ -184,19 +184,14 @@ def _starts_with_unit_norm(module: nn.Module) -> bool:
     )
 
 
-def output_layer(module: nn.Module, n_features: int) -> nn.Linear | None:
-    """The linear layer that ends ``module.decoder`` with one bias per feature.
+def final_layer(part: nn.Module) -> nn.Module | None:
+    """The linear or convolutional layer whose output is ``part``'s output.
 
-    The decoder's last layer (last of its ``nn.Linear`` and convolutional
-    layers) when it is a ``nn.Linear`` with a bias of ``n_features`` entries
-    and nothing but reshaping follows it; None otherwise (e.g. a transposed
-    convolution, whose bias is per channel, or a final activation), so that
-    callers can skip a data-dependent initialisation of its bias.
+    The last of ``part``'s ``nn.Linear`` and convolutional layers when
+    nothing but reshaping follows it; None otherwise (e.g. a final
+    activation, or no such layer).
     """
-    decoder = getattr(module, "decoder", None)
-    if not isinstance(decoder, nn.Module):
-        return None
-    leaves = [m for m in decoder.modules() if not list(m.children())]
+    leaves = [m for m in part.modules() if not list(m.children())]
     layers = [
         i
         for i, m in enumerate(leaves)
@@ -204,13 +199,28 @@ def output_layer(module: nn.Module, n_features: int) -> nn.Linear | None:
     ]
     if not layers:
         return None
-    last = leaves[layers[-1]]
     reshaping = (nn.Identity, nn.Flatten, nn.Unflatten)
+    if not all(isinstance(m, reshaping) for m in leaves[layers[-1] + 1 :]):
+        return None
+    return leaves[layers[-1]]
+
+
+def output_layer(module: nn.Module, n_features: int) -> nn.Linear | None:
+    """The linear layer that ends ``module.decoder`` with one bias per feature.
+
+    The decoder's :func:`final_layer` when it is a ``nn.Linear`` with a
+    bias of ``n_features`` entries; None otherwise (e.g. a transposed
+    convolution, whose bias is per channel, or a final activation), so that
+    callers can skip a data-dependent initialisation of its bias.
+    """
+    decoder = getattr(module, "decoder", None)
+    if not isinstance(decoder, nn.Module):
+        return None
+    last = final_layer(decoder)
     if not (
         isinstance(last, nn.Linear)
         and last.bias is not None
         and last.bias.shape == (n_features,)
-        and all(isinstance(m, reshaping) for m in leaves[layers[-1] + 1 :])
     ):
         return None
     return last
@@ -247,6 +257,47 @@ class Autoencoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decode(self.encode(x))
+
+
+class LinearPath(nn.Module):
+    """``x -> x @ weight.T`` and back, ``z -> z @ weight``: PCA's two maps.
+
+    ``weight`` (``n_components`` x ``n_features``) starts at zero; the
+    estimator sets it to the principal axes of the training rows.
+    """
+
+    def __init__(self, n_features: int, n_components: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(n_components, n_features))
+
+    def reset_parameters_from(self, generator: torch.Generator) -> None:
+        with torch.no_grad():
+            self.weight.zero_()
+
+    def project(self, x: torch.Tensor) -> torch.Tensor:
+        return x @ self.weight.T
+
+    def reconstruct(self, z: torch.Tensor) -> torch.Tensor:
+        return z @ self.weight
+
+
+class PCAPathAutoencoder(Autoencoder):
+    """Autoencoder whose networks correct a linear (PCA) path.
+
+    ``encode(x) = path.project(x) + encoder(x)`` and ``decode(z) =
+    path.reconstruct(z) + decoder(z)``: with the path at the principal axes
+    and both networks' final layers at zero, the model starts as PCA.
+    """
+
+    def __init__(self, encoder: nn.Module, decoder: nn.Module, path: LinearPath):
+        super().__init__(encoder, decoder)
+        self.path = path
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.path.project(x) + self.encoder(x)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return self.path.reconstruct(z) + self.decoder(z)
 
 
 class VariationalAutoencoder(nn.Module):
@@ -507,15 +558,19 @@ def _layers(module: nn.Module) -> list[nn.Module]:
 
 
 def build_autoencoder(
-    n_features: int, n_components: int, builder: Builder
+    n_features: int, n_components: int, builder: Builder, pca_path: bool = False
 ) -> Autoencoder:
     """Autoencoder of ``builder``'s pair, a linear code layer after its trunk.
 
     For the MLP the encoder is one Sequential of linear layers, as before
-    architectures were pluggable (same parameter names).
+    architectures were pluggable (same parameter names). With ``pca_path``
+    a :class:`PCAPathAutoencoder`.
     """
     trunk, n_hidden, decoder = encoder_decoder(builder, n_features, n_components)
     encoder = nn.Sequential(*_layers(trunk), nn.Linear(n_hidden, n_components))
+    if pca_path:
+        path = LinearPath(n_features, n_components)
+        return PCAPathAutoencoder(encoder, decoder, path)
     return Autoencoder(encoder, decoder)
 
 

@@ -69,7 +69,7 @@ _ARCHITECTURE_PARAMS = (
     "image_shape",
 )
 _ARCHITECTURE = {
-    AutoencoderTransformer: _ARCHITECTURE_PARAMS,
+    AutoencoderTransformer: (*_ARCHITECTURE_PARAMS, "pca_path"),
     VAETransformer: (*_ARCHITECTURE_PARAMS, "likelihood"),
 }
 # Files written before architectures were a parameter: MLPs without the
@@ -83,7 +83,13 @@ _PARAMS_ADDED = {
     "learning_rate": "adaptive",
     "precision": "float32",
 }
-_VAE_PARAMS_ADDED = {"binarize": False, "n_importance_samples": 1}
+_CLASS_PARAMS_ADDED = {
+    AutoencoderTransformer: {"pca_path": False},
+    VAETransformer: {"binarize": False, "n_importance_samples": 1},
+}
+# Entries appended to _fitted_architecture after its first files, with the
+# value that keeps an older file's model what it was.
+_ARCHITECTURE_ADDED = {AutoencoderTransformer: (False,), VAETransformer: ()}
 _OUTPUT_CONFIGS = {"default", "pandas", "polars"}
 _MIXTURE_TENSORS = (
     "weights_",
@@ -493,7 +499,7 @@ def _restore_params(cls: type, text: str) -> _Estimator:
     """A new, unfitted estimator with the saved (and validated) parameters."""
     params = _json_object(text, "params")
     # Files from before these parameters existed hold models without them.
-    added = {**_PARAMS_ADDED, **(_VAE_PARAMS_ADDED if cls is VAETransformer else {})}
+    added = {**_PARAMS_ADDED, **_CLASS_PARAMS_ADDED[cls]}
     params = {**added, **params}
     _check_names(params, cls._get_param_names(), "params")
     return _validated(cls(**params), "params")
@@ -510,7 +516,10 @@ def _validated(estimator: _Estimator, what: str) -> _Estimator:
 
 def _restore_architecture(cls: type, value: Any) -> _Estimator:
     """An estimator whose parameters are the fitted architecture's entries."""
-    names = _ARCHITECTURE[cls]
+    names, appended = _ARCHITECTURE[cls], _ARCHITECTURE_ADDED[cls]
+    older = len(names) - len(appended)
+    if isinstance(value, tuple) and len(value) in (older, older - len(_MLP_ENTRIES)):
+        value = (*value, *appended)
     if isinstance(value, tuple) and len(value) == len(names) - len(_MLP_ENTRIES):
         value = (*value[:_MLP_ENTRIES_AT], *_MLP_ENTRIES, *value[_MLP_ENTRIES_AT:])
     if not (isinstance(value, tuple) and len(value) == len(names)):

@@ -507,7 +507,7 @@ class VAETransformer(_BaseAutoencoder):
             )
         return NegativeELBO(beta=self.beta, corrupt=corrupt, resample=resample)
 
-    def _init_from_data(self, module: torch.nn.Module, X_train) -> None:
+    def _init_from_data(self, module: torch.nn.Module, X_train, seed: int) -> None:
         """Set the decoder's output bias to the output for the data's mean.
 
         With zero weights the decoder then predicts the per-feature mean of

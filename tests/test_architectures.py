@@ -326,7 +326,9 @@ def test_files_from_before_the_new_params_still_load(Est, small, tmp_path):
     metadata["attributes"] = json.dumps(attributes)
     params = json.loads(metadata["params"])
     added = ["architecture", "image_shape", "learning_rate"]
-    added += ["binarize", "n_importance_samples"] if Est is VAETransformer else []
+    added += (
+        ["binarize", "n_importance_samples"] if Est is VAETransformer else ["pca_path"]
+    )
     for name in added:
         del params[name]
     metadata["params"] = json.dumps(params)

@@ -20,6 +20,8 @@ ESTIMATORS = [
     AutoencoderTransformer(**FAST),
     # The neighbour-preserving term changes what a batch is (pairs of rows).
     AutoencoderTransformer(**FAST, neighbor_weight=1.0),
+    # The model built on PCA: its axes come from the training rows.
+    AutoencoderTransformer(**FAST, pca_path=True),
     VAETransformer(**FAST),
     ConditionalVAETransformer(**FAST),
 ]
