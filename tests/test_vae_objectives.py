@@ -284,7 +284,7 @@ def test_warm_start_keeps_the_trained_bias(pixels, monkeypatch):
     monkeypatch.setattr(
         VAETransformer,
         "_init_from_data",
-        lambda self, module, X: calls.append(1) or init(self, module, X),
+        lambda self, module, X, seed: calls.append(1) or init(self, module, X, seed),
     )
     vae = VAETransformer(4, likelihood="bernoulli", warm_start=True, **FAST)
     vae.fit(X_train).fit(X_train)
