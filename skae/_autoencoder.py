@@ -71,15 +71,15 @@ class AutoencoderTransformer(_BaseAutoencoder):
 
     pca_path : bool, default=False
         Build the autoencoder on PCA: the code is the projection of the
-        (scaled) row on ``n_components`` axes plus the encoder's output, and
-        the reconstruction is the code mapped back along the same axes plus
-        the decoder's output. The axes start at the training rows' principal
-        axes (and are trained with the rest), the final layers of encoder
-        and decoder at zero, so the fit starts at PCA's solution and only
-        improves on it. On MNIST this gives lower reconstruction error and
-        codes that classify better for the same epochs (``docs/quality.md``).
-        Any architecture whose decoder ends in a linear or convolutional
-        layer.
+        (scaled, centred) row on ``n_components`` axes plus the encoder's
+        output, and the reconstruction is the code mapped back along the same
+        axes plus the decoder's output. The axes and the centre start at the
+        training rows' principal axes and mean (and are trained with the
+        rest), the final layers of encoder and decoder at zero, so the fit
+        starts at PCA's solution and only improves on it. On MNIST this
+        gives lower reconstruction error and codes that classify better for
+        the same epochs (``docs/quality.md``). Any architecture whose
+        decoder ends in a linear or convolutional layer.
 
     scaling : {"auto", "global", "standard"} or None, default="auto"
         Internal scaling of the input. "global" (what "auto" means here)
@@ -345,7 +345,8 @@ class AutoencoderTransformer(_BaseAutoencoder):
         return (*super()._architecture(), self.pca_path)
 
     def _init_from_data(self, module: torch.nn.Module, X_train, seed: int) -> None:
-        """With ``pca_path``: the path at the principal axes, the networks' ends at 0.
+        """With ``pca_path``: the path at the rows' mean and principal axes, the
+        networks' ends at 0.
 
         ``seed`` starts the subspace iteration of very wide data.
         """
@@ -360,9 +361,10 @@ class AutoencoderTransformer(_BaseAutoencoder):
                 "something else. Use pca_path=False or end the decoder in a layer."
             )
         generator = torch.Generator(device=X_train.device).manual_seed(seed)
-        axes = principal_axes(X_train, self.n_components, generator)
+        mean, axes = principal_axes(X_train, self.n_components, generator)
         with torch.no_grad():
             module.path.weight.copy_(axes)
+            module.path.offset.copy_(mean)
             for layer in ends:
                 for p in layer.parameters():
                     p.zero_()

@@ -59,6 +59,9 @@ class PaddedLinear(nn.Module):
 def batch_invariant(module: nn.Module, multiple: int = PAD_MULTIPLE) -> nn.Module:
     """``module`` with its linear layers padded where needed (:class:`PaddedLinear`).
 
+    A submodule with a ``batch_invariant(multiple)`` method pads its own
+    products.
+
     Modules on the way to a padded layer are shallow copies; everything else,
     the weights included, is shared with ``module``, which is left as it is.
     """
@@ -66,6 +69,8 @@ def batch_invariant(module: nn.Module, multiple: int = PAD_MULTIPLE) -> nn.Modul
         return (
             PaddedLinear(module, multiple) if module.in_features % multiple else module
         )
+    if hasattr(module, "batch_invariant"):  # e.g. skae._modules.LinearPath
+        return module.batch_invariant(multiple)
     children = {
         name: batch_invariant(child, multiple)
         for name, child in module.named_children()

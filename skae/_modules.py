@@ -260,25 +260,44 @@ class Autoencoder(nn.Module):
 
 
 class LinearPath(nn.Module):
-    """``x -> x @ weight.T`` and back, ``z -> z @ weight``: PCA's two maps.
+    """PCA's maps: ``x -> (x - offset) @ weight.T``, ``z -> z @ weight + offset``.
 
-    ``weight`` (``n_components`` x ``n_features``) starts at zero; the
-    estimator sets it to the principal axes of the training rows.
+    ``weight`` (``n_components`` x ``n_features``) and ``offset``
+    (``n_features``) start at zero; the estimator sets them to the principal
+    axes and the mean of the training rows. :meth:`batch_invariant` gives
+    the copy that inference uses (see :mod:`skae._inference`).
     """
 
     def __init__(self, n_features: int, n_components: int) -> None:
         super().__init__()
         self.weight = nn.Parameter(torch.empty(n_components, n_features))
+        self.offset = nn.Parameter(torch.empty(n_features))
+        self.multiple = 1  # inner dimensions zero-padded to a multiple of this
 
     def reset_parameters_from(self, generator: torch.Generator) -> None:
         with torch.no_grad():
             self.weight.zero_()
+            self.offset.zero_()
 
     def project(self, x: torch.Tensor) -> torch.Tensor:
-        return x @ self.weight.T
+        return _linear(x - self.offset, self.weight, self.multiple)
 
     def reconstruct(self, z: torch.Tensor) -> torch.Tensor:
-        return z @ self.weight
+        return _linear(z, self.weight.T, self.multiple) + self.offset
+
+    def batch_invariant(self, multiple: int) -> LinearPath:
+        """A copy (sharing the parameters) whose products pad to ``multiple``."""
+        path = copy.copy(self)
+        path.multiple = multiple
+        return path
+
+
+def _linear(x: torch.Tensor, weight: torch.Tensor, multiple: int) -> torch.Tensor:
+    """``x @ weight.T`` with the inner dimension zero-padded to ``multiple``."""
+    pad = -x.shape[-1] % multiple
+    if pad:
+        x, weight = nn.functional.pad(x, (0, pad)), nn.functional.pad(weight, (0, pad))
+    return nn.functional.linear(x, weight)
 
 
 class PCAPathAutoencoder(Autoencoder):

@@ -15,8 +15,12 @@ MAX_DENSE_FEATURES = 4096
 BLOCK_ELEMENTS = 1 << 22
 
 
-def principal_axes(rows, n_components: int, generator: torch.Generator) -> torch.Tensor:
-    """The ``n_components`` leading principal axes of ``rows``, shape ``(k, d)``.
+def principal_axes(
+    rows, n_components: int, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The mean of ``rows`` and their ``n_components`` leading principal axes.
+
+    The axes have shape ``(k, d)``, the mean ``(d,)``, both float32 on the CPU.
 
     Axes of the centred rows, by decreasing variance, each signed so that
     its entry of largest magnitude is positive (as scikit-learn's
@@ -27,7 +31,7 @@ def principal_axes(rows, n_components: int, generator: torch.Generator) -> torch
     """
     n_features = rows.shape[1]
     k = min(n_components, n_features)
-    cov_times = _covariance_operator(rows)
+    mean, cov_times = _covariance_operator(rows)
     if n_features <= MAX_DENSE_FEATURES:
         values, vectors = torch.linalg.eigh(cov_times(None))
     else:
@@ -37,11 +41,11 @@ def principal_axes(rows, n_components: int, generator: torch.Generator) -> torch
     axes = axes * torch.where(signs == 0, 1.0, signs)
     out = torch.zeros((n_components, n_features), dtype=torch.float32)
     out[:k] = axes.float().cpu()
-    return out
+    return mean.float().cpu(), out
 
 
 def _covariance_operator(rows):
-    """``Q -> C @ Q`` for the covariance ``C`` of the rows (blockwise).
+    """The rows' mean and ``Q -> C @ Q`` for their covariance ``C`` (blockwise).
 
     ``Q=None`` gives ``C`` itself.
     """
@@ -59,7 +63,7 @@ def _covariance_operator(rows):
             out = out + (x.T @ x if q is None else x.T @ (x @ q))
         return out / max(n_samples - 1, 1)
 
-    return cov_times
+    return mean, cov_times
 
 
 def _subspace_iteration(

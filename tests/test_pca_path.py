@@ -34,31 +34,40 @@ def _rows(X):
 
 def test_principal_axes_are_pcas(digits):
     X = digits[0]
-    axes = principal_axes(_rows(X), 10, torch.Generator().manual_seed(0))
+    mean, axes = principal_axes(_rows(X), 10, torch.Generator().manual_seed(0))
     pca = PCA(10, svd_solver="full").fit(X)
     # sklearn signs each axis so that its largest entry is positive, as here.
     np.testing.assert_allclose(axes.numpy(), pca.components_, atol=2e-5)
+    np.testing.assert_allclose(mean.numpy(), pca.mean_, rtol=1e-6)
 
 
 def test_wide_rows_use_subspace_iteration(digits, monkeypatch):
     X = digits[0]
     monkeypatch.setattr(_principal, "MAX_DENSE_FEATURES", 8)
-    axes = principal_axes(_rows(X), 5, torch.Generator().manual_seed(0))
+    _, axes = principal_axes(_rows(X), 5, torch.Generator().manual_seed(0))
     pca = PCA(5, svd_solver="full").fit(X)
     np.testing.assert_allclose(axes.numpy(), pca.components_, atol=1e-3)
 
 
 def test_more_components_than_features_get_zero_axes(small):
-    axes = principal_axes(_rows(small), 9, torch.Generator().manual_seed(0))
+    _, axes = principal_axes(_rows(small), 9, torch.Generator().manual_seed(0))
     assert axes.shape == (9, 6)
     np.testing.assert_allclose(axes[:6] @ axes[:6].T, np.eye(6), atol=1e-5)
     assert not axes[6:].any()
 
 
-def test_the_fit_starts_at_pca(digits):
+@pytest.mark.parametrize("scaling", ["auto", None])
+def test_the_fit_starts_at_pca(digits, scaling):
     X = digits[0]
     # One epoch at a negligible rate: the model as initialised.
-    ae = _fit(X, n_components=8, pca_path=True, max_iter=1, learning_rate_init=1e-12)
+    ae = _fit(
+        X,
+        n_components=8,
+        pca_path=True,
+        max_iter=1,
+        learning_rate_init=1e-12,
+        scaling=scaling,
+    )
     pca = PCA(8).fit(X)
     np.testing.assert_allclose(_error(ae, X), _error(pca, X), rtol=1e-5)
     codes, pca_codes = ae.transform(X), pca.transform(X)
@@ -139,3 +148,15 @@ def test_saves_and_loads_and_older_files_have_no_path(small, tmp_path):
     old = load(path)
     assert old.pca_path is False
     np.testing.assert_array_equal(old.transform(small), plain.transform(small))
+
+
+def test_inference_is_batch_invariant_at_odd_widths():
+    # Widths 13 and 5 are where MKL's products depend on a row's position.
+    X = np.random.RandomState(0).normal(size=(40, 13)).astype(np.float32)
+    ae = _fit(X, n_components=5, hidden_layer_sizes=(7,), max_iter=3, pca_path=True)
+    Z, rec = ae.transform(X), ae.inverse_transform(X[:, :5])
+    scores = ae.score_samples(X)
+    for i in range(0, 40, 3):
+        np.testing.assert_array_equal(ae.transform(X[i : i + 1])[0], Z[i])
+        np.testing.assert_array_equal(ae.inverse_transform(X[i : i + 1, :5])[0], rec[i])
+        np.testing.assert_array_equal(ae.score_samples(X[i : i + 1])[0], scores[i])
