@@ -487,6 +487,20 @@ def report(results: dict, out: Path, settings: str) -> None:
         if missing:
             lines += ["", f"Not measured in the stored run: k = {missing}."]
         lines += ["", _codes_verdict(by)]
+        redone = [r for r in rows if "first_run" in r]
+        if redone:
+            lines += [
+                "",
+                "Re-measured after the path got its own centre (commit a4ece7c): "
+                + "; ".join(
+                    f"k={r['k']} (first run: logreg {r['first_run']['logreg']:.4f}, "
+                    f"5-NN {r['first_run']['knn']:.4f}, error "
+                    f"{r['first_run']['error']:.2f})"
+                    for r in redone
+                )
+                + ". The other rows are from the first run; margins of a few test "
+                "images are within the run-to-run spread.",
+            ]
         d = by.get(("skae defaults", 30))
         if d is not None:
             lines += [
