@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import torch
 
+from ._rows import feature_mean
+
 # Above this many features the covariance is not formed: subspace iteration.
 MAX_DENSE_FEATURES = 4096
 BLOCK_ELEMENTS = 1 << 22
@@ -38,7 +40,7 @@ def principal_axes(
         values, vectors = _subspace_iteration(cov_times, n_features, k, generator)
     axes = vectors[:, values.argsort(descending=True)[:k]].T
     signs = torch.sign(axes.gather(1, axes.abs().argmax(1, keepdim=True)))
-    axes = axes * torch.where(signs == 0, 1.0, signs)
+    axes = axes * signs  # a unit vector's largest entry is never 0
     out = torch.zeros((n_components, n_features), dtype=torch.float32)
     out[:k] = axes.float().cpu()
     return mean.float().cpu(), out
@@ -51,10 +53,7 @@ def _covariance_operator(rows):
     """
     n_samples, n_features = rows.shape
     block = max(1, BLOCK_ELEMENTS // n_features)
-    mean = torch.zeros(n_features, dtype=torch.float64, device=rows.device)
-    for x in rows.split(block):
-        mean += x.sum(0, dtype=torch.float64)
-    mean /= n_samples
+    mean = feature_mean(rows, BLOCK_ELEMENTS)
 
     def cov_times(q: torch.Tensor | None) -> torch.Tensor:
         out = 0.0

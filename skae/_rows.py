@@ -133,6 +133,19 @@ class DenseRows:
         return math.ceil(self.shape[0] / size)
 
 
+def feature_mean(X, block_elements: int = 1 << 22) -> torch.Tensor:
+    """Per-feature mean of the rows of ``X`` in float64, a block of rows at a time.
+
+    Only one block (about ``block_elements`` entries) is ever dense or float64:
+    no float64 copy of ``X`` is made and sparse rows are densified per block.
+    """
+    n_samples, n_features = X.shape
+    total = torch.zeros(n_features, dtype=torch.float64, device=X.device)
+    for block in X.split(max(1, block_elements // n_features)):
+        total += block.sum(0, dtype=torch.float64)
+    return total / n_samples
+
+
 def is_streamable(X) -> bool:
     """Whether ``X`` is a memory-mapped array too large to read in one block."""
     return isinstance(X, np.memmap) and X.nbytes > STREAM_BLOCK_BYTES

@@ -23,6 +23,7 @@ from ._losses import (
     importance_weighted_log_likelihood,
 )
 from ._modules import LIKELIHOODS, build_vae, output_layer
+from ._rows import feature_mean
 from ._scaling import row_blocks
 
 # Burda et al. (2015): a latent dimension is active when the variance of its
@@ -57,19 +58,6 @@ def _value_range(X) -> tuple[float, float]:
     if sp.issparse(X) and X.nnz < X.shape[0] * X.shape[1]:
         lowest, highest = min(lowest, 0.0), max(highest, 0.0)
     return lowest, highest
-
-
-def _feature_mean(X, block_elements: int = 1 << 22) -> torch.Tensor:
-    """Per-feature mean of the rows of ``X`` in float64, a block of rows at a time.
-
-    Only one block (about ``block_elements`` entries) is ever dense or float64:
-    no float64 copy of ``X`` is made and sparse rows are densified per block.
-    """
-    n_samples, n_features = X.shape
-    total = torch.zeros(n_features, dtype=torch.float64, device=X.device)
-    for block in X.split(max(1, block_elements // n_features)):
-        total += block.sum(0, dtype=torch.float64)
-    return total / n_samples
 
 
 class VAETransformer(_BaseAutoencoder):
@@ -519,7 +507,7 @@ class VAETransformer(_BaseAutoencoder):
         layer = output_layer(module, self.n_features_in_)
         if layer is None:
             return
-        bias = module.likelihood.output_for_mean(_feature_mean(X_train))
+        bias = module.likelihood.output_for_mean(feature_mean(X_train))
         with torch.no_grad():
             layer.bias.copy_(bias)
 

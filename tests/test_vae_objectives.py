@@ -25,9 +25,9 @@ from skae._modules import (
     init_parameters,
     output_layer,
 )
+from skae._rows import feature_mean
 from skae._scaling import Standardizer
 from skae._sparse import SparseRows
-from skae._vae import _feature_mean
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -272,7 +272,7 @@ def test_feature_mean_is_taken_block_by_block(pixels):
     rows = SparseRows.from_scipy(sp.csr_matrix(X), identity, "cpu")
     for block_elements in (1, 1000, 1 << 22):
         for data in (dense, rows):
-            mean = _feature_mean(data, block_elements)
+            mean = feature_mean(data, block_elements)
             assert mean.dtype == torch.float64
             np.testing.assert_allclose(mean.numpy(), X.mean(0), rtol=1e-6, atol=1e-7)
 
