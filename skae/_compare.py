@@ -11,6 +11,7 @@ from sklearn.base import clone
 from sklearn.decomposition import PCA
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
+from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from tqdm.auto import tqdm
@@ -41,8 +42,9 @@ def compare(
     """Fit every model at every latent size and measure it on the test set.
 
     Returns one row per (model, n_components) with the reconstruction error
-    (mean over test samples of the summed squared error), the accuracy of a
-    logistic regression trained on the training codes, the mean test
+    (mean over test samples of the summed squared error), the accuracies of
+    a logistic regression and of 5-nearest-neighbours trained on the training
+    codes, the mean test
     log-likelihood in nats where the model has one (PCA's probabilistic
     model, the VAE's evidence lower bound) and the fit time in seconds.
     """
@@ -59,6 +61,8 @@ def compare(
         error = ((model.inverse_transform(codes_test) - X_test) ** 2).sum(1).mean()
         clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
         accuracy = clf.fit(codes_train, y_train).score(codes_test, y_test)
+        knn = KNeighborsClassifier(5).fit(codes_train, y_train)
+        knn_accuracy = knn.score(codes_test, y_test)
         log_lik = model.score(X_test) if name != "Autoencoder" else float("nan")
         rows.append(
             dict(
@@ -66,6 +70,7 @@ def compare(
                 n_components=k,
                 reconstruction_error=float(error),
                 accuracy=float(accuracy),
+                knn_accuracy=float(knn_accuracy),
                 log_likelihood=float(log_lik),
                 fit_time=fit_time,
             )
@@ -78,6 +83,7 @@ COLUMNS = [
     ("n_components", "k", "{}"),
     ("reconstruction_error", "recon. error", "{:.2f}"),
     ("accuracy", "logreg acc.", "{:.3f}"),
+    ("knn_accuracy", "5-NN acc.", "{:.3f}"),
     ("log_likelihood", "log-lik (nats)", "{:.1f}"),
     ("fit_time", "fit (s)", "{:.2f}"),
 ]

@@ -38,12 +38,13 @@ def test_format_table_marks_missing_values():
             n_components=2,
             reconstruction_error=1.0,
             accuracy=0.5,
+            knn_accuracy=0.5,
             log_likelihood=float("nan"),
             fit_time=0.1,
         )
     ]
     last = format_table(rows).splitlines()[-1]
-    assert last.split("|")[5].strip() == "-"
+    assert last.split("|")[6].strip() == "-"
 
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist.npz"
