@@ -115,6 +115,31 @@ def test_bench_quality_quick(tmp_path):
 
 
 @pytest.mark.skipif(not SHARED.exists(), reason="shared MNIST copy not present")
+def test_sweep_mlp_quick(tmp_path):
+    out = tmp_path / "sweep.jsonl"
+    run_benchmark("sweep_mlp.py", "--quick", "--json", out)
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(r["variant"], r["k"], r["epochs"]) for r in rows] == [
+        ("relu", 30, 1),
+        ("k=64: silu, noise 0.1", 64, 1),
+    ]
+    assert all(0 < r["test_error"] < 100 for r in rows)
+    assert 0.1 < rows[1]["knn"] <= 1 and 0.1 < rows[1]["logreg"] <= 1
+    table = run_benchmark("sweep_mlp.py", "--report", out).stdout
+    assert len(table.strip().splitlines()) == 2 + 2  # header, rule, two variants
+
+
+def test_sweep_mlp_report_of_the_published_run():
+    run = ROOT / "benchmarks" / "results" / "sweep_mlp_h100.jsonl"
+    table = run_benchmark("sweep_mlp.py", "--report", run, timeout=120).stdout
+    rows = {line.split(" | ")[0][2:]: line for line in table.splitlines()[2:]}
+    # Every stored variant is still one of the script's, listed once.
+    assert len(rows) == len(run.read_text().splitlines()) == 27
+    best, relu = (float(rows[v].split(" | ")[3]) for v in ("best", "relu"))
+    assert best < 3.0 < relu
+
+
+@pytest.mark.skipif(not SHARED.exists(), reason="shared MNIST copy not present")
 def test_bench_scale_quick(tmp_path):
     out = tmp_path / "scale.json"
     result = run_benchmark(
