@@ -176,10 +176,12 @@ def test_mult_vae_input_dropout_normalises_then_drops_and_rescales():
     corrupt = vae._corruption(Standardizer(np.zeros(40), np.ones(40)))
     assert corrupt.after_unit_norm and corrupt.level == 0.5
     model = vae.fit(X).module_
-    x = torch.tensor(2 * X, dtype=torch.float32)  # counts: the norm is divided out
+    device = next(model.parameters()).device  # SKAE_TEST_DEVICE=cuda fits there
+    # counts: the norm is divided out
+    x = torch.tensor(2 * X, dtype=torch.float32, device=device)
     seen = []
     hook = model.encoder[1].register_forward_pre_hook(lambda m, a: seen.append(a[0]))
-    gen = torch.Generator().manual_seed(0)
+    gen = torch.Generator(device=device).manual_seed(0)
     with torch.no_grad():
         model.encode(x, corrupt, gen)
     hook.remove()
