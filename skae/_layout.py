@@ -54,7 +54,20 @@ def umap_layout(
     an already fitted encoder, so that successive layouts agree), and runs
     :func:`optimize_layout` for umap-learn's number of epochs (500 for up to
     10000 rows, 200 beyond).
+
+    Computed on the CPU, with a CPU generator seeded from ``generator``, and
+    returned on the graph's device: :func:`optimize_layout` scatters its
+    updates with ``index_add_``, whose sums CUDA's atomic adds take in a
+    varying order, so on a GPU two fits with the same seed would differ.
     """
+    device = graph.indptr.device
+    if device.type != "cpu":
+        seed = torch.randint(
+            2**62, (1,), generator=generator, device=generator.device
+        ).item()
+        generator = torch.Generator().manual_seed(seed)
+        graph = graph.to("cpu")
+        start = None if start is None else start.cpu()
     n = graph.n_rows
     if start is None:
         start = spectral_layout(graph, n_components, generator)
@@ -65,7 +78,7 @@ def umap_layout(
         graph, start, n_epochs, *curve_parameters(min_dist), generator
     )
     codes = codes - codes.mean(0)
-    return codes / codes.square().mean().sqrt().clamp(min=1e-12)
+    return (codes / codes.square().mean().sqrt().clamp(min=1e-12)).to(device)
 
 
 def spectral_layout(

@@ -125,6 +125,12 @@ class NeighborGraph:
         """Number of rows (nodes) of the graph."""
         return self.indptr.shape[0] - 1
 
+    def to(self, device: torch.device | str) -> NeighborGraph:
+        """The same graph with its tensors on ``device``."""
+        return NeighborGraph(
+            self.indptr.to(device), self.columns.to(device), self.values.to(device)
+        )
+
     @classmethod
     def of_rows(cls, rows, n_neighbors: int) -> NeighborGraph:
         """UMAP's fuzzy graph of ``n_neighbors`` nearest neighbours of ``rows``."""
