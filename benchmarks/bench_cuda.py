@@ -216,8 +216,9 @@ def report(path: Path) -> str:
         "",
         "Best MLP: bench_quality.py's `ae30` setting at the time of the run"
         ' (a 784-1000-500-250-30 ReLU network, `learning_rate="cosine"`,'
-        " batch 256; since then SiLU, `pca_path=True` and Gaussian input noise"
-        " 0.1, which reach 2.97 in 80 epochs, 832 s, on the 2-core CPU of"
+        " batch 256, rate 1e-3; since then SiLU, `pca_path=True`, Gaussian"
+        " input noise 0.1 and rate 2e-3, which reach 2.97 in 80 epochs, 832 s,"
+        " on the 2-core CPU of"
         " docs/quality.md); conv k=64: its `conv64` setting. The defaults stop"
         " on their own (`tol`). On that CPU the two settings of the run took"
         " 893 s (3.63) and 908 s (1.66).",

@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import platform
 import sys
 import time
 import warnings
 from pathlib import Path
 
+import torch
 from sklearn.exceptions import ConvergenceWarning
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -67,6 +69,12 @@ VARIANTS = {
 }
 
 
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"{platform.machine()} CPU, {torch.get_num_threads()} threads"
+
+
 def run_variant(name: str, data, device: str, epochs: int | None) -> dict:
     """Fit one variant on the training images; its errors and code accuracies."""
     X_train, X_test, y_train, y_test = data
@@ -78,6 +86,7 @@ def run_variant(name: str, data, device: str, epochs: int | None) -> dict:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         model.fit(X_train)
+    device = next(model.module_.parameters()).device
     row = dict(
         variant=name,
         k=k,
@@ -85,6 +94,7 @@ def run_variant(name: str, data, device: str, epochs: int | None) -> dict:
         seconds=round(time.perf_counter() - start, 1),
         test_error=round(test_error(model, X_test), 4),
         train_error=round(test_error(model, X_train[:10000]), 4),
+        device=f"{_device_name(device)}, torch {torch.__version__}",
     )
     if k == 64:
         codes = model.transform(X_train), model.transform(X_test)

@@ -116,6 +116,7 @@ def test_bench_quality_quick(tmp_path):
 
 @pytest.mark.skipif(not SHARED.exists(), reason="shared MNIST copy not present")
 def test_sweep_mlp_quick(tmp_path):
+    pytest.importorskip("matplotlib")
     out = tmp_path / "sweep.jsonl"
     run_benchmark("sweep_mlp.py", "--quick", "--json", out)
     rows = [json.loads(line) for line in out.read_text().splitlines()]
@@ -125,11 +126,13 @@ def test_sweep_mlp_quick(tmp_path):
     ]
     assert all(0 < r["test_error"] < 100 for r in rows)
     assert 0.1 < rows[1]["knn"] <= 1 and 0.1 < rows[1]["logreg"] <= 1
+    assert all("torch" in r["device"] for r in rows)
     table = run_benchmark("sweep_mlp.py", "--report", out).stdout
     assert len(table.strip().splitlines()) == 2 + 2  # header, rule, two variants
 
 
 def test_sweep_mlp_report_of_the_published_run():
+    pytest.importorskip("matplotlib")
     run = ROOT / "benchmarks" / "results" / "sweep_mlp_h100.jsonl"
     table = run_benchmark("sweep_mlp.py", "--report", run, timeout=120).stdout
     rows = {line.split(" | ")[0][2:]: line for line in table.splitlines()[2:]}
