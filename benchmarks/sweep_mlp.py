@@ -21,15 +21,12 @@ import argparse
 import json
 import platform
 import sys
-import time
-import warnings
 from pathlib import Path
 
 import torch
-from sklearn.exceptions import ConvergenceWarning
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_quality import SHARED, classify, mlp_model, test_error
+from bench_quality import SHARED, classify, fit_counted, mlp_model, test_error
 
 from skae.datasets import load_image_dataset
 
@@ -82,19 +79,16 @@ def run_variant(name: str, data, device: str, epochs: int | None) -> dict:
     model = mlp_model(k, epochs or default_epochs, 0).set_params(
         device=device, **overrides
     )
-    start = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        model.fit(X_train)
-    device = next(model.module_.parameters()).device
+    seconds, _ = fit_counted(model, X_train)
+    used = next(model.module_.parameters()).device
     row = dict(
         variant=name,
         k=k,
         epochs=model.n_iter_,
-        seconds=round(time.perf_counter() - start, 1),
+        seconds=round(seconds, 1),
         test_error=round(test_error(model, X_test), 4),
         train_error=round(test_error(model, X_train[:10000]), 4),
-        device=f"{_device_name(device)}, torch {torch.__version__}",
+        device=f"{_device_name(used)}, torch {torch.__version__}",
     )
     if k == 64:
         codes = model.transform(X_train), model.transform(X_test)
