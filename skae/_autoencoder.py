@@ -188,8 +188,10 @@ class AutoencoderTransformer(_BaseAutoencoder):
 
     device : {"auto", "cpu", "cuda"}, default="auto"
         Where to train; "auto" picks CUDA when available. Inference runs
-        where the fitted module lives (the CPU after unpickling on a machine
-        without GPU is fine: saved files and pickles hold CPU tensors).
+        where the fitted module lives. Pickles hold CPU tensors and the
+        module's device: unpickling puts the module back there when the
+        machine has that device, on the CPU otherwise. Files of
+        :func:`skae.save` load on the CPU.
 
     compile : bool or dict, default=False
         Compile the training step (forward pass, loss and backward pass) with

@@ -101,6 +101,16 @@ def _module_device(module: torch.nn.Module) -> torch.device:
     return next(module.parameters()).device
 
 
+def _available(device: torch.device) -> bool:
+    """Whether this process can put tensors on ``device`` (CPU, CUDA or MPS)."""
+    if device.type == "cuda":
+        index = device.index or 0
+        return torch.cuda.is_available() and index < torch.cuda.device_count()
+    if device.type == "mps":
+        return torch.backends.mps.is_available()
+    return device.type == "cpu"
+
+
 @contextmanager
 def _transaction(estimator: BaseEstimator) -> Iterator[None]:
     """Put back every attribute of ``estimator`` if the block raises.
@@ -905,7 +915,11 @@ class _BaseAutoencoder(
         state = super().__getstate__()
         module = state.get("module_")
         if module is not None and _module_device(module).type != "cpu":
+            # CPU tensors and the device's name: any machine can unpickle,
+            # and one that has the device puts the module back on it.
+            device = str(_module_device(module))
             state = dict(state, module_=copy.deepcopy(module).cpu())
+            state["_pickled_from"] = device
             partial = state.get("_partial_state")
             if partial is not None:
                 # Adam's moments too, so that a CPU-only machine can unpickle;
@@ -914,3 +928,10 @@ class _BaseAutoencoder(
                     lambda v: v.cpu() if torch.is_tensor(v) else v, partial
                 )
         return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        device = state.pop("_pickled_from", None)
+        super().__setstate__(state)
+        if device is not None and _available(torch.device(device)):
+            self.module_.to(device)

@@ -213,7 +213,14 @@ def test_callable_architecture_clones_and_pickles(builder, pixels):
     np.testing.assert_array_equal(again.transform(X_test), ae.transform(X_test))
     again.set_params(warm_start=True).fit(X)  # the same architecture
     refit = clone(ae).fit(X)
-    np.testing.assert_array_equal(refit.transform(X_test), ae.transform(X_test))
+    if next(ae.module_.parameters()).device.type == "cpu":
+        np.testing.assert_array_equal(refit.transform(X_test), ae.transform(X_test))
+    else:
+        # cuDNN's convolution backward is not deterministic (SKAE_TEST_DEVICE):
+        # the same seed gives the same model up to its rounding, not bit for bit.
+        np.testing.assert_allclose(
+            refit.transform(X_test), ae.transform(X_test), rtol=1e-2, atol=1e-3
+        )
 
 
 def test_callable_architecture_in_a_parallel_grid_search(pixels):

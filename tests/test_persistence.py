@@ -16,6 +16,7 @@ from safetensors import safe_open
 from safetensors.numpy import save_file
 from sklearn.exceptions import NotFittedError
 
+import skae._base
 from skae import AutoencoderTransformer, VAETransformer
 from skae._persistence import _from_json, _to_json, load, save
 
@@ -590,6 +591,42 @@ def test_cuda_trained_model_loads_on_cpu(tmp_path):
     on_cpu.module_.cpu()
     np.testing.assert_array_equal(loaded.transform(X), on_cpu.transform(X))
     np.testing.assert_allclose(loaded.transform(X), est.transform(X), rtol=1e-4)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_trained_model_unpickles_back_onto_the_gpu():
+    X = make_X()
+    est = VAETransformer(**dict(FAST, device="cuda")).fit(X)
+    state = est.__getstate__()
+    assert all(p.device.type == "cpu" for p in state["module_"].parameters())
+    again = pickle.loads(pickle.dumps(est))
+    assert all(p.device.type == "cuda" for p in again.module_.parameters())
+    assert "_pickled_from" not in vars(again)
+    np.testing.assert_array_equal(again.transform(X), est.transform(X))
+    np.testing.assert_array_equal(again.score_samples(X), est.score_samples(X))
+
+
+def test_pickle_from_a_missing_device_unpickles_on_the_cpu(fitted, monkeypatch):
+    # What a machine without the GPU sees of a GPU-fitted model's pickle.
+    est = fitted[AutoencoderTransformer]
+    state = dict(est.__getstate__(), _pickled_from="cuda:7")
+    asked = []
+    monkeypatch.setattr(
+        skae._base, "_available", lambda device: asked.append(device) or False
+    )
+    again = AutoencoderTransformer.__new__(AutoencoderTransformer)
+    again.__setstate__(state)
+    assert asked == [torch.device("cuda:7")]
+    assert "_pickled_from" not in vars(again)
+    assert all(p.device.type == "cpu" for p in again.module_.parameters())
+    X = make_X()
+    np.testing.assert_array_equal(again.transform(X), est.transform(X))
+
+
+def test_available_devices():
+    assert skae._base._available(torch.device("cpu"))
+    assert not skae._base._available(torch.device("cuda", 99))
+    assert not skae._base._available(torch.device("meta"))
 
 
 # Plain data as the parameters hold it: tuples, lists, str-keyed dicts, floats
