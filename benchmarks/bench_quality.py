@@ -67,6 +67,7 @@ from skae.datasets import load_image_dataset
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data" / "mnist.npz"
 SWEEP = ROOT / "benchmarks" / "results" / "sweep_mlp_h100.jsonl"
+SWEEP_VAE = ROOT / "benchmarks" / "results" / "sweep_vae_h100.jsonl"
 PARTS = ("ae30", "conv30", "conv64", "classify", "vae", "digits")
 KS = (2, 8, 16, 30, 64)
 
@@ -532,6 +533,21 @@ def report(results: dict, out: Path, settings: str) -> None:
                     f"| {pub} ({who}) |"
                 )
         lines.append("")
+        if SWEEP_VAE.exists():
+            from sweep_vae import report as sweep_vae_report
+
+            lines += [
+                "How the IWAE objective does with a budget like the ELBO's: "
+                "`python benchmarks/sweep_vae.py` (stored run: "
+                f"`benchmarks/results/{SWEEP_VAE.name}`, on one H100, the same "
+                "setting and seed on CUDA, three runs at a time). An epoch at "
+                "K importance samples costs about K times the ELBO's, so on "
+                "the CPU above the K=5, 80-epoch run would take about 30 "
+                "minutes.",
+                "",
+                sweep_vae_report(SWEEP_VAE),
+                "",
+            ]
     if "digits" in results:
         lines += [
             "## scikit-learn's digits, 16 components, defaults",

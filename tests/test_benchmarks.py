@@ -208,3 +208,29 @@ def test_bench_maps_quick(tmp_path):
     assert all(row["seconds"] > 0 for row in graphs.values())
     assert (tmp_path / "_static" / "maps_mnist.png").exists()
     assert "_static/maps_mnist.png" in page.read_text()
+
+
+@pytest.mark.skipif(not SHARED.exists(), reason="shared MNIST copy not present")
+def test_sweep_vae_quick(tmp_path):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "sweep.jsonl"
+    run_benchmark("sweep_vae.py", "--quick", "--json", out)
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(r["variant"], r["K"], r["epochs"]) for r in rows] == [
+        ("K=1 (ELBO), 180 epochs", 1, 1),
+        ("K=5, 80 epochs", 5, 1),
+    ]
+    # 784 binary pixels: between a perfect model (0) and coin flips (-543).
+    assert all(-543.5 < r["log_likelihood"] < 0 for r in rows)
+    assert all("torch" in r["device"] for r in rows)
+    table = run_benchmark("sweep_vae.py", "--report", out).stdout
+    assert len(table.strip().splitlines()) == 2 + 2  # header, rule, two variants
+
+
+def test_sweep_vae_report_of_the_published_run():
+    pytest.importorskip("matplotlib")
+    run = ROOT / "benchmarks" / "results" / "sweep_vae_h100.jsonl"
+    table = run_benchmark("sweep_vae.py", "--report", run, timeout=120).stdout
+    rows = table.splitlines()[2:]
+    # Every stored variant is still one of the script's, listed once.
+    assert len(rows) == len(run.read_text().splitlines()) == 3

@@ -1,0 +1,115 @@
+"""ELBO or IWAE for a given budget: the Bernoulli VAE of bench_quality.py.
+
+Each variant is bench_quality.py's ``vae_model`` (784-500-500-50, Bernoulli
+likelihood, dynamic binarization, cosine schedule, batch 128) with
+``n_importance_samples`` K and a number of epochs. An IWAE epoch costs about K
+decoder passes per image (about 22 s at K=5 on the 2-core CPU of
+docs/quality.md, where 80 epochs take about 30 minutes). Each variant's test
+log-likelihood (1000 importance samples per image, test images binarized
+once with seed 0, as bench_quality.py) is appended to ``--json`` as one
+line. The published file was run as 3 processes at once on one H100, so its
+seconds only say the relative cost. Usage::
+
+    python benchmarks/sweep_vae.py --device cuda --json out.jsonl "K=5, 80 epochs"
+    python benchmarks/sweep_vae.py --report benchmarks/results/sweep_vae_h100.jsonl
+    python benchmarks/sweep_vae.py --quick --json /tmp/out.jsonl   # smoke test
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_quality import SHARED, vae_model
+from sweep_mlp import _device_name
+
+from skae.datasets import load_image_dataset
+
+# name: (n_importance_samples, epochs)
+VARIANTS = {
+    "K=1 (ELBO), 180 epochs": (1, 180),
+    "K=2, 150 epochs": (2, 150),
+    "K=5, 25 epochs": (5, 25),
+    "K=5, 80 epochs": (5, 80),
+    "K=10, 40 epochs": (10, 40),
+}
+
+
+def run_variant(name: str, data, device: str, epochs: int | None, n_iw: int) -> dict:
+    """Fit one variant; its test log-likelihood in nats per image."""
+    X_train, X_test = data
+    k, default_epochs = VARIANTS[name]
+    model = vae_model(epochs or default_epochs, 0, k).set_params(device=device)
+    start = time.perf_counter()
+    model.fit(X_train)
+    seconds = time.perf_counter() - start
+    binary = np.random.RandomState(0).random_sample(X_test.shape) < X_test
+    ll = model.log_likelihood(
+        binary.astype(np.float32), n_samples=n_iw, random_state=0
+    ).mean()
+    used = next(model.module_.parameters()).device
+    return dict(
+        variant=name,
+        K=k,
+        epochs=model.n_iter_,
+        seconds=round(seconds, 1),
+        log_likelihood=round(float(ll), 2),
+        iw_samples=n_iw,
+        device=f"{_device_name(used)}, torch {torch.__version__}",
+    )
+
+
+def report(path: Path) -> str:
+    """The stored lines as a markdown table, in the order of ``VARIANTS``."""
+    rows = {r["variant"]: r for r in map(json.loads, path.read_text().splitlines())}
+    lines = [
+        "| variant | K | epochs | fit (s) | test log-lik (nats) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name in [v for v in VARIANTS if v in rows]:
+        r = rows[name]
+        lines.append(
+            f"| {name} | {r['K']} | {r['epochs']} | {r['seconds']:.0f} "
+            f"| {r['log_likelihood']:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("variants", nargs="*", help="names of VARIANTS (default all)")
+    parser.add_argument("--data", default=str(SHARED) if SHARED.exists() else None)
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    parser.add_argument("--json", type=Path, help="append one JSON line per variant")
+    parser.add_argument("--report", type=Path, help="print the table of a run")
+    parser.add_argument("--quick", action="store_true", help="2000 images, 1 epoch")
+    args = parser.parse_args()
+    if args.report:
+        print(report(args.report))
+        return
+    unknown = sorted(set(args.variants) - set(VARIANTS))
+    if unknown:
+        parser.error(f"unknown variants {unknown}; choose from {list(VARIANTS)}")
+    names = args.variants or list(VARIANTS)
+    n, epochs, n_iw = (2000, 1, 5) if args.quick else (None, None, 1000)
+    if args.quick and not args.variants:
+        names = ["K=1 (ELBO), 180 epochs", "K=5, 80 epochs"]
+    mnist = load_image_dataset("mnist", args.data)
+    data = (mnist.X_train[:n], mnist.X_test[: n and n // 5])
+    for name in names:
+        row = run_variant(name, data, args.device, epochs, n_iw)
+        print(json.dumps(row), flush=True)
+        if args.json:
+            with args.json.open("a") as f:
+                f.write(json.dumps(row) + "\n")
+
+
+if __name__ == "__main__":
+    main()
