@@ -8,7 +8,10 @@ docs/quality.md, where 80 epochs take about 30 minutes). Each variant's test
 log-likelihood (1000 importance samples per image, test images binarized
 once with seed 0, as bench_quality.py) is appended to ``--json`` as one
 line. The published file was run as 3 processes at once on one H100, so its
-seconds only say the relative cost. Usage::
+seconds only say the relative cost; its rows were measured with the same calls
+(``vae_model(epochs, 0, K)`` on CUDA, ``log_likelihood`` with 1000 samples and
+``random_state=0``) by a session script written just before this one, whose
+GPU time was then spent. Usage::
 
     python benchmarks/sweep_vae.py --device cuda --json out.jsonl "K=5, 80 epochs"
     python benchmarks/sweep_vae.py --report benchmarks/results/sweep_vae_h100.jsonl
