@@ -113,8 +113,13 @@ def report(path: Path) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def sweep_main(doc: str, variants, quick_names, measure, report) -> None:
+    """The command line of a sweep script: run variants, or print a report.
+
+    ``measure(name, data, device, quick)`` returns one variant's JSON row
+    from ``data`` (MNIST's training and test images, then their labels).
+    """
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("variants", nargs="*", help="names of VARIANTS (default all)")
     parser.add_argument("--data", default=str(SHARED) if SHARED.exists() else None)
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
@@ -125,22 +130,34 @@ def main() -> None:
     if args.report:
         print(report(args.report))
         return
-    unknown = sorted(set(args.variants) - set(VARIANTS))
+    unknown = sorted(set(args.variants) - set(variants))
     if unknown:
-        parser.error(f"unknown variants {unknown}; choose from {list(VARIANTS)}")
-    names = args.variants or list(VARIANTS)
-    n, epochs = (2000, 1) if args.quick else (None, None)
+        parser.error(f"unknown variants {unknown}; choose from {list(variants)}")
+    names = args.variants or list(variants)
+    n = 2000 if args.quick else None
     if args.quick and not args.variants:
-        names = ["relu", "k=64: silu, noise 0.1"]
+        names = quick_names
     mnist = load_image_dataset("mnist", args.data)
     data = (mnist.X_train[:n], mnist.X_test[: n and n // 5])
     data += (mnist.y_train[:n], mnist.y_test[: n and n // 5])
     for name in names:
-        row = run_variant(name, data, args.device, epochs)
+        row = measure(name, data, args.device, args.quick)
         print(json.dumps(row), flush=True)
         if args.json:
             with args.json.open("a") as f:
                 f.write(json.dumps(row) + "\n")
+
+
+def main() -> None:
+    sweep_main(
+        __doc__,
+        VARIANTS,
+        ["relu", "k=64: silu, noise 0.1"],
+        lambda name, data, device, quick: run_variant(
+            name, data, device, 1 if quick else None
+        ),
+        report,
+    )
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ GPU time was then spent. Usage::
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -30,10 +29,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_quality import SHARED, vae_model
-from sweep_mlp import _device_name
-
-from skae.datasets import load_image_dataset
+from bench_quality import vae_model
+from sweep_mlp import _device_name, sweep_main
 
 # name: (n_importance_samples, epochs)
 VARIANTS = {
@@ -86,32 +83,15 @@ def report(path: Path) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("variants", nargs="*", help="names of VARIANTS (default all)")
-    parser.add_argument("--data", default=str(SHARED) if SHARED.exists() else None)
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    parser.add_argument("--json", type=Path, help="append one JSON line per variant")
-    parser.add_argument("--report", type=Path, help="print the table of a run")
-    parser.add_argument("--quick", action="store_true", help="2000 images, 1 epoch")
-    args = parser.parse_args()
-    if args.report:
-        print(report(args.report))
-        return
-    unknown = sorted(set(args.variants) - set(VARIANTS))
-    if unknown:
-        parser.error(f"unknown variants {unknown}; choose from {list(VARIANTS)}")
-    names = args.variants or list(VARIANTS)
-    n, epochs, n_iw = (2000, 1, 5) if args.quick else (None, None, 1000)
-    if args.quick and not args.variants:
-        names = ["K=1 (ELBO), 180 epochs", "K=5, 80 epochs"]
-    mnist = load_image_dataset("mnist", args.data)
-    data = (mnist.X_train[:n], mnist.X_test[: n and n // 5])
-    for name in names:
-        row = run_variant(name, data, args.device, epochs, n_iw)
-        print(json.dumps(row), flush=True)
-        if args.json:
-            with args.json.open("a") as f:
-                f.write(json.dumps(row) + "\n")
+    sweep_main(
+        __doc__,
+        VARIANTS,
+        ["K=1 (ELBO), 180 epochs", "K=5, 80 epochs"],
+        lambda name, data, device, quick: run_variant(
+            name, data[:2], device, *((1, 5) if quick else (None, 1000))
+        ),
+        report,
+    )
 
 
 if __name__ == "__main__":
