@@ -3,12 +3,13 @@
 Each variant is bench_quality.py's ``vae_model`` (784-500-500-50, Bernoulli
 likelihood, dynamic binarization, cosine schedule, batch 128) with
 ``n_importance_samples`` K and a number of epochs. An IWAE epoch costs about K
-decoder passes per image (about 22 s at K=5 on the 2-core CPU of
-docs/quality.md, where 80 epochs take about 30 minutes). Each variant's test
+decoder passes per image (about 16 s an epoch at K=5 on the 2-core CPU of
+docs/quality.md, 9 s at K=1). Each variant's test
 log-likelihood (1000 importance samples per image, test images binarized
 once with seed 0, as bench_quality.py) is appended to ``--json`` as one
-line. The published file was run as 3 processes at once on one H100, so its
-seconds only say the relative cost; its rows were measured with the same calls
+line. ``results/sweep_vae_cpu.jsonl`` is a run on that CPU;
+``results/sweep_vae_h100.jsonl`` was run as 3 processes at once on one H100,
+so its seconds only say the relative cost; its rows were measured with the same calls
 (``vae_model(epochs, 0, K)`` on CUDA, ``log_likelihood`` with 1000 samples and
 ``random_state=0``) by a session script written just before this one, whose
 GPU time was then spent. Usage::
@@ -66,19 +67,24 @@ def run_variant(name: str, data, device: str, epochs: int | None, n_iw: int) -> 
     )
 
 
-def report(path: Path) -> str:
-    """The stored lines as a markdown table, in the order of ``VARIANTS``."""
-    rows = {r["variant"]: r for r in map(json.loads, path.read_text().splitlines())}
+def report(*paths: Path) -> str:
+    """The stored lines of one or more runs as a markdown table.
+
+    Runs in the order given, each in the order of ``VARIANTS``.
+    """
     lines = [
-        "| variant | K | epochs | fit (s) | test log-lik (nats) |",
-        "|---|---:|---:|---:|---:|",
+        "| variant | K | epochs | fit (s) | test log-lik (nats) | device |",
+        "|---|---:|---:|---:|---:|---|",
     ]
-    for name in [v for v in VARIANTS if v in rows]:
-        r = rows[name]
-        lines.append(
-            f"| {name} | {r['K']} | {r['epochs']} | {r['seconds']:.0f} "
-            f"| {r['log_likelihood']:.2f} |"
-        )
+    for path in paths:
+        rows = [json.loads(line) for line in path.read_text().splitlines()]
+        by_name = {r["variant"]: r for r in rows}
+        for name in [v for v in VARIANTS if v in by_name]:
+            r = by_name[name]
+            lines.append(
+                f"| {name} | {r['K']} | {r['epochs']} | {r['seconds']:.0f} "
+                f"| {r['log_likelihood']:.2f} | {r['device'].split(', torch')[0]} |"
+            )
     return "\n".join(lines)
 
 

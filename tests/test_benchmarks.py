@@ -227,10 +227,11 @@ def test_sweep_vae_quick(tmp_path):
     assert len(table.strip().splitlines()) == 2 + 2  # header, rule, two variants
 
 
-def test_sweep_vae_report_of_the_published_run():
+@pytest.mark.parametrize("where, n_rows", [("cpu", 1), ("h100", 3)])
+def test_sweep_vae_report_of_the_published_runs(where, n_rows):
     pytest.importorskip("matplotlib")
-    run = ROOT / "benchmarks" / "results" / "sweep_vae_h100.jsonl"
+    run = ROOT / "benchmarks" / "results" / f"sweep_vae_{where}.jsonl"
     table = run_benchmark("sweep_vae.py", "--report", run, timeout=120).stdout
     rows = table.splitlines()[2:]
     # Every stored variant is still one of the script's, listed once.
-    assert len(rows) == len(run.read_text().splitlines()) == 3
+    assert len(rows) == len(run.read_text().splitlines()) == n_rows
