@@ -250,6 +250,11 @@ def classify(codes_train, codes_test, y_train, y_test) -> tuple[float, float]:
     )
 
 
+def binarized(X: np.ndarray, seed: int) -> np.ndarray:
+    """One Bernoulli draw of images in [0, 1] (the fixed binary test set)."""
+    return (np.random.RandomState(seed).random_sample(X.shape) < X).astype(np.float32)
+
+
 # ------------------------------------------------------------------ parts
 def _thirty_components(model, data, label: str) -> dict:
     """Fit a 30-component model; when it beats PCA and reaches 3.00."""
@@ -329,8 +334,7 @@ def part_classify(data, args) -> dict:
 
 def part_vae(data, args) -> dict:
     X_train, X_test = data[0], data[1]
-    B_test = np.random.RandomState(args.seed).random_sample(X_test.shape) < X_test
-    B_test = B_test.astype(np.float32)
+    B_test = binarized(X_test, args.seed)
     result = {}
     for label, k in (("vae", 1), ("iwae", args.iwae_k)):
         if k < 1:

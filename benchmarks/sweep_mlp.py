@@ -66,10 +66,14 @@ VARIANTS = {
 }
 
 
-def _device_name(device: torch.device) -> str:
+def device_label(model) -> str:
+    """Where ``model`` was fitted, and with which torch."""
+    device = next(model.module_.parameters()).device
     if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"{platform.machine()} CPU, {torch.get_num_threads()} threads"
+        name = torch.cuda.get_device_name(device)
+    else:
+        name = f"{platform.machine()} CPU, {torch.get_num_threads()} threads"
+    return f"{name}, torch {torch.__version__}"
 
 
 def run_variant(name: str, data, device: str, epochs: int | None) -> dict:
@@ -80,7 +84,6 @@ def run_variant(name: str, data, device: str, epochs: int | None) -> dict:
         device=device, **overrides
     )
     seconds, _ = fit_counted(model, X_train)
-    used = next(model.module_.parameters()).device
     row = dict(
         variant=name,
         k=k,
@@ -88,7 +91,7 @@ def run_variant(name: str, data, device: str, epochs: int | None) -> dict:
         seconds=round(seconds, 1),
         test_error=round(test_error(model, X_test), 4),
         train_error=round(test_error(model, X_train[:10000]), 4),
-        device=f"{_device_name(used)}, torch {torch.__version__}",
+        device=device_label(model),
     )
     if k == 64:
         codes = model.transform(X_train), model.transform(X_test)

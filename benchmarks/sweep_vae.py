@@ -23,15 +23,11 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 
-import numpy as np
-import torch
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_quality import vae_model
-from sweep_mlp import _device_name, sweep_main
+from bench_quality import binarized, fit_counted, vae_model
+from sweep_mlp import device_label, sweep_main
 
 # name: (n_importance_samples, epochs)
 VARIANTS = {
@@ -45,17 +41,13 @@ VARIANTS = {
 
 def run_variant(name: str, data, device: str, epochs: int | None, n_iw: int) -> dict:
     """Fit one variant; its test log-likelihood in nats per image."""
-    X_train, X_test = data
+    X_train, X_test = data[:2]
     k, default_epochs = VARIANTS[name]
     model = vae_model(epochs or default_epochs, 0, k).set_params(device=device)
-    start = time.perf_counter()
-    model.fit(X_train)
-    seconds = time.perf_counter() - start
-    binary = np.random.RandomState(0).random_sample(X_test.shape) < X_test
+    seconds, _ = fit_counted(model, X_train)
     ll = model.log_likelihood(
-        binary.astype(np.float32), n_samples=n_iw, random_state=0
+        binarized(X_test, 0), n_samples=n_iw, random_state=0
     ).mean()
-    used = next(model.module_.parameters()).device
     return dict(
         variant=name,
         K=k,
@@ -63,7 +55,7 @@ def run_variant(name: str, data, device: str, epochs: int | None, n_iw: int) -> 
         seconds=round(seconds, 1),
         log_likelihood=round(float(ll), 2),
         iw_samples=n_iw,
-        device=f"{_device_name(used)}, torch {torch.__version__}",
+        device=device_label(model),
     )
 
 
@@ -94,7 +86,7 @@ def main() -> None:
         VARIANTS,
         ["K=1 (ELBO), 180 epochs", "K=5, 80 epochs"],
         lambda name, data, device, quick: run_variant(
-            name, data[:2], device, *((1, 5) if quick else (None, 1000))
+            name, data, device, *((1, 5) if quick else (None, 1000))
         ),
         report,
     )

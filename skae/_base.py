@@ -914,12 +914,12 @@ class _BaseAutoencoder(
     def __getstate__(self):
         state = super().__getstate__()
         module = state.get("module_")
-        if module is not None and _module_device(module).type != "cpu":
+        device = None if module is None else _module_device(module)
+        if device is not None and device.type != "cpu":
             # CPU tensors and the device's name: any machine can unpickle,
             # and one that has the device puts the module back on it.
-            device = str(_module_device(module))
             state = dict(state, module_=copy.deepcopy(module).cpu())
-            state["_pickled_from"] = device
+            state["_pickled_from"] = str(device)
             partial = state.get("_partial_state")
             if partial is not None:
                 # Adam's moments too, so that a CPU-only machine can unpickle;
