@@ -116,11 +116,20 @@ def report(path: Path) -> str:
     return "\n".join(lines)
 
 
-def sweep_main(doc: str, variants, quick_names, measure, report) -> None:
+def load_mnist(path: str | None, quick: bool) -> tuple:
+    """MNIST's training and test images, then their labels (2000 if ``quick``)."""
+    n = 2000 if quick else None
+    mnist = load_image_dataset("mnist", path)
+    m = n and n // 5
+    return mnist.X_train[:n], mnist.X_test[:m], mnist.y_train[:n], mnist.y_test[:m]
+
+
+def sweep_main(doc: str, variants, quick_names, measure, report, load=load_mnist):
     """The command line of a sweep script: run variants, or print a report.
 
     ``measure(name, data, device, quick)`` returns one variant's JSON row
-    from ``data`` (MNIST's training and test images, then their labels).
+    from ``data = load(args.data, quick)`` (by default MNIST's training and
+    test images, then their labels).
     """
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("variants", nargs="*", help="names of VARIANTS (default all)")
@@ -128,7 +137,7 @@ def sweep_main(doc: str, variants, quick_names, measure, report) -> None:
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--json", type=Path, help="append one JSON line per variant")
     parser.add_argument("--report", type=Path, help="print the table of a run")
-    parser.add_argument("--quick", action="store_true", help="2000 images, 1 epoch")
+    parser.add_argument("--quick", action="store_true", help="a smoke test")
     args = parser.parse_args()
     if args.report:
         print(report(args.report))
@@ -137,12 +146,9 @@ def sweep_main(doc: str, variants, quick_names, measure, report) -> None:
     if unknown:
         parser.error(f"unknown variants {unknown}; choose from {list(variants)}")
     names = args.variants or list(variants)
-    n = 2000 if args.quick else None
     if args.quick and not args.variants:
         names = quick_names
-    mnist = load_image_dataset("mnist", args.data)
-    data = (mnist.X_train[:n], mnist.X_test[: n and n // 5])
-    data += (mnist.y_train[:n], mnist.y_test[: n and n // 5])
+    data = load(args.data, args.quick)
     for name in names:
         row = measure(name, data, args.device, args.quick)
         print(json.dumps(row), flush=True)

@@ -235,3 +235,42 @@ def test_sweep_vae_report_of_the_published_runs(where, n_rows):
     rows = table.splitlines()[2:]
     # Every stored variant is still one of the script's, listed once.
     assert len(rows) == len(run.read_text().splitlines()) == n_rows
+
+
+def test_sweep_digits_quick(tmp_path):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "sweep.jsonl"
+    run_benchmark("sweep_digits.py", "--quick", "--json", out)
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(r["variant"], list(r["by_k"])) for r in rows] == [
+        ("defaults", ["2"]),
+        ("noise 3", ["2"]),
+    ]
+    for r in rows:
+        by = r["by_k"]["2"]
+        assert by["epochs"] == 2 and by["stopped"] == 0  # max_iter=2 warns
+        # One split: one PCA score, one autoencoder score per seed.
+        assert len(by["pca_knn"]) == len(by["knn"]) == len(by["knn"][0]) == 1
+        assert all(0.1 < a[0] <= 1 for a in by["logreg"] + by["knn"])
+        # 5-NN on the raw pixels of the digits is close to perfect.
+        assert 0.95 < r["raw_knn"][0] <= 1
+    table = run_benchmark("sweep_digits.py", "--report", out).stdout
+    # header, rule, PCA at k=2, raw pixels, two variants
+    assert len(table.strip().splitlines()) == 2 + 1 + 1 + 2
+
+
+def test_sweep_digits_report_of_the_stored_run():
+    pytest.importorskip("matplotlib")
+    run = ROOT / "benchmarks" / "results" / "sweep_digits_cpu.jsonl"
+    stored = [json.loads(line) for line in run.read_text().splitlines()]
+    table = run_benchmark("sweep_digits.py", "--report", run, timeout=120).stdout
+    rows = [line.split(" | ") for line in table.splitlines()[2:]]
+    # PCA at each k, the raw pixels, then every stored variant at each k.
+    assert len(rows) == 3 + 1 + 3 * len(stored)
+    assert [r[0][2:] for r in rows[:3]] == ["PCA"] * 3
+    for r in stored:
+        assert sorted(map(int, r["by_k"])) == [2, 8, 16]
+        assert all(len(by["knn"]) == 5 for by in r["by_k"].values())
+    # The defaults' codes beat PCA's at k=2 on every split and seed.
+    defaults = {r[1]: r for r in rows if r[0] == "| defaults"}
+    assert defaults["2"][4] == defaults["2"][7] == "100%"
