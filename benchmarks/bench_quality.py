@@ -75,7 +75,6 @@ SWEEP_DIGITS = ROOT / "benchmarks" / "results" / "sweep_digits_cpu.jsonl"
 PARTS = ("ae30", "conv30", "conv64", "classify", "vae", "digits")
 KS = (2, 8, 16, 30, 64)
 
-# The published figures each part is compared with.
 DIGITS_VERDICT = (
     "At k=2 and 8 nearly every variant's codes beat PCA's both ways. At k=16 "
     "no variant reaches PCA's 5-NN accuracy on average (the best are 0.003 to "
@@ -89,6 +88,7 @@ DIGITS_VERDICT = (
     "with level 3, logistic regression is at or above PCA in all ten fits at "
     "every k, and 5-NN at k=2 and 8."
 )
+# The published figures each part is compared with.
 PUBLISHED = {
     "ae30": (3.00, "deep autoencoder, Hinton & Salakhutdinov (2006)"),
     "conv64": (1.27, "conv. autoencoder, Parametric UMAP (Sainburg et al., 2021)"),
