@@ -58,6 +58,15 @@ VARIANTS = {
     "neighbour term 0.3": dict(neighbor_weight=0.3),
     "silu, noise 3": dict(NOISE, activation="silu", corruption_level=3.0),
     "pca_path, noise 3": dict(NOISE, pca_path=True, corruption_level=3.0),
+    "hidden 512-256, noise 5": dict(
+        NOISE, hidden_layer_sizes=(512, 256), corruption_level=5.0
+    ),
+    "hidden 1024-512, noise 5": dict(
+        NOISE, hidden_layer_sizes=(1024, 512), corruption_level=5.0
+    ),
+    "hidden 512-256, silu, noise 3": dict(
+        NOISE, hidden_layer_sizes=(512, 256), activation="silu", corruption_level=3.0
+    ),
 }
 
 
