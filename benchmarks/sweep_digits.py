@@ -33,6 +33,7 @@ from bench_quality import classify, fit_counted
 from sweep_mlp import device_label, sweep_main
 
 from skae import AutoencoderTransformer
+from skae._compare import DIGITS_SETTING
 
 KS = (2, 8, 16)
 N_SPLITS = 5
@@ -67,6 +68,10 @@ VARIANTS = {
     "hidden 512-256, silu, noise 3": dict(
         NOISE, hidden_layer_sizes=(512, 256), activation="silu", corruption_level=3.0
     ),
+    "silu, noise 5": dict(NOISE, activation="silu", corruption_level=5.0),
+    "hidden 1024-512, silu": dict(hidden_layer_sizes=(1024, 512), activation="silu"),
+    # skae compare's "Denoising AE" row
+    "hidden 1024-512, silu, noise 5": dict(DIGITS_SETTING),
 }
 
 

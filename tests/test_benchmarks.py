@@ -274,3 +274,7 @@ def test_sweep_digits_report_of_the_stored_run():
     # The defaults' codes beat PCA's at k=2 on every split and seed.
     defaults = {r[1]: r for r in rows if r[0] == "| defaults"}
     assert defaults["2"][4] == defaults["2"][7] == "100%"
+    # skae compare's "Denoising AE" beats PCA in every fit, at every k, both ways.
+    setting = [r for r in rows if r[0] == "| hidden 1024-512, silu, noise 5"]
+    assert [r[1] for r in setting] == ["2", "8", "16"]
+    assert all(r[4] == r[7] == "100%" for r in setting)

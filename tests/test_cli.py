@@ -9,7 +9,7 @@ import pytest
 from sklearn.utils import Bunch
 
 from skae import datasets
-from skae._compare import format_table
+from skae._compare import DIGITS_SETTING, format_table
 from skae.cli import main
 
 
@@ -17,9 +17,27 @@ def test_compare_prints_table(capsys):
     assert main(["compare", "--n-components", "2", "--max-iter", "3", "--quiet"]) == 0
     out = capsys.readouterr().out
     rows = [line for line in out.splitlines() if line.startswith("|")]
-    assert len(rows) == 2 + 3  # header, rule, PCA, Autoencoder, VAE
-    assert {r.split("|")[1].strip() for r in rows[2:]} == {"PCA", "Autoencoder", "VAE"}
+    # header, rule, then the models in order; the digits add the documented
+    # small-data setting.
+    assert len(rows) == 2 + 4
+    names = [r.split("|")[1].strip() for r in rows[2:]]
+    assert names == ["PCA", "Autoencoder", "Denoising AE", "VAE"]
     assert "digits: 1347 train / 450 test" in out
+    assert "Denoising AE: AutoencoderTransformer(hidden_layer_sizes=(1024, 512)" in out
+    # Log-likelihoods for PCA and the VAE only ("-" for both autoencoders).
+    log_liks = [r.split("|")[6].strip() for r in rows[2:]]
+    assert [v == "-" for v in log_liks] == [False, True, True, False]
+
+
+def test_denoising_setting_is_the_swept_one():
+    # The row skae compare prints is the variant measured in docs/quality.md.
+    pytest.importorskip("matplotlib")  # the benchmark scripts plot
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    try:
+        from sweep_digits import VARIANTS
+    finally:
+        sys.path.pop(0)
+    assert VARIANTS["hidden 1024-512, silu, noise 5"] == DIGITS_SETTING
 
 
 def test_python_dash_m_entry_point():
@@ -84,6 +102,7 @@ def test_compare_on_fashion_with_a_tiny_loader(capsys, monkeypatch):
     out = capsys.readouterr().out
     assert "fashion: 40 train / 20 test samples, 784 features" in out
     assert "pixels 0..1" in out
+    assert "Denoising AE" not in out  # a setting measured on the digits only
 
 
 def test_help_names_fashion(capsys):
