@@ -73,6 +73,7 @@ SWEEP_VAE = [
     for where in ("cpu", "h100")
 ]
 SWEEP_DIGITS = ROOT / "benchmarks" / "results" / "sweep_digits_cpu.jsonl"
+HOLDOUT_DIGITS = ROOT / "benchmarks" / "results" / "holdout_digits_cpu.jsonl"
 PARTS = ("ae30", "conv30", "conv64", "classify", "vae", "digits")
 KS = (2, 8, 16, 30, 64)
 
@@ -85,14 +86,23 @@ DIGITS_VERDICT = (
     "noise gives codes that a linear classifier separates better "
     '(`corruption="gaussian"` and `corruption_level=5`, pixels run from 0 '
     "to 16: logistic regression at or above PCA in all ten fits at every "
-    "k); with wider layers (1024-512) and SiLU as well, the codes beat "
-    "PCA's in all ten fits at every k before both classifiers (5-NN at "
-    "k=16: 0.9864 against 0.9840). This is the user guide's small-data "
-    'setting and `skae compare`\'s "Denoising AE" row; each of its three '
-    "parts is needed (the variants that leave one out stay below PCA's 5-NN"
-    " at k=16). The variants from `hidden 512-256, noise 5` on were run on "
-    "2026-11-27 on a faster 2-core VM than the others (same code; the "
-    "accuracies compare, the bits of the fits differ across CPUs)."
+    "k); with wider layers (1024-512) and SiLU as well, the codes are at or"
+    " above PCA's in all ten fits at every k before both classifiers (5-NN "
+    "at k=16: 0.9864 against 0.9840, five of the ten fits equal to PCA's). "
+    "This is the user guide's small-data setting and `skae compare`'s "
+    '"Denoising AE" row; each of its three parts is needed (the variants '
+    "that leave one out stay below PCA's 5-NN at k=16). It was chosen on "
+    "these splits, so the next table measures it on five others. The "
+    "variants from `hidden 512-256, noise 5` on were run on 2026-11-27 on a"
+    " faster 2-core VM than the others (same code; the accuracies compare, "
+    "the bits of the fits differ across CPUs)."
+)
+HOLDOUT_VERDICT = (
+    "On splits that played no part in choosing it, the small-data setting "
+    "beats PCA in every fit at k=2 and 8 both ways and before logistic "
+    "regression at k=16 (0.9780 against 0.9511); its 16-D 5-NN accuracy is "
+    "level with PCA's (0.9836 against 0.9840, 6 of 10 fits at or above it), "
+    "where the defaults stay 0.0047 below."
 )
 DIGITS_SETTING_TEXT = ", ".join(f"{k}={v!r}" for k, v in DIGITS_SETTING.items())
 # The published figures each part is compared with.
@@ -407,7 +417,7 @@ def part_digits(data, args) -> dict:
             )
         )
         print(rows[-1], flush=True)
-    return dict(rows=rows)
+    return dict(rows=rows, n_train=len(X_train))
 
 
 # ------------------------------------------------------------------ report
@@ -622,6 +632,17 @@ def report(results: dict, out: Path, settings: str) -> None:
             sweep_digits_report(SWEEP_DIGITS),
             "",
         ]
+    if HOLDOUT_DIGITS.exists():
+        from sweep_digits import report as sweep_digits_report
+
+        lines += [
+            "Five fresh splits (`python benchmarks/holdout_digits.py`, stored "
+            f"run: `benchmarks/results/{HOLDOUT_DIGITS.name}`; `random_state` 5 "
+            "to 9, otherwise as above). " + HOLDOUT_VERDICT,
+            "",
+            sweep_digits_report(HOLDOUT_DIGITS),
+            "",
+        ]
     if SWEEP.exists():
         from sweep_mlp import report as sweep_report
 
@@ -699,7 +720,7 @@ def main() -> None:
         )
         for part in args.part:
             results[part] = globals()[f"part_{part}"](data, args)
-            results[part]["n_train"] = len(data[0])
+            results[part].setdefault("n_train", len(data[0]))
             results[part]["torch_threads"] = torch.get_num_threads()
             args.results.parent.mkdir(parents=True, exist_ok=True)
             args.results.write_text(json.dumps(results, indent=1))

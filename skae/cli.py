@@ -82,7 +82,9 @@ def main(argv: list[str] | None = None) -> int:
         f"{os.cpu_count()} CPUs"
     )
     digits = args.dataset == "digits"
-    models = default_models(args.max_iter, args.random_state, args.device, digits)
+    models = default_models(
+        args.max_iter, args.random_state, args.device, digits=digits
+    )
     start = time.perf_counter()
     rows = compare(
         X_train, X_test, y_train, y_test, args.n_components, models, not args.quiet

@@ -278,3 +278,26 @@ def test_sweep_digits_report_of_the_stored_run():
     setting = [r for r in rows if r[0] == "| hidden 1024-512, silu, noise 5"]
     assert [r[1] for r in setting] == ["2", "8", "16"]
     assert all(r[4] == r[7] == "100%" for r in setting)
+
+
+def test_holdout_digits_quick(tmp_path):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "holdout.jsonl"
+    run_benchmark("holdout_digits.py", "--quick", "--json", out)
+    (row,) = [json.loads(line) for line in out.read_text().splitlines()]
+    assert row["variant"] == "hidden 1024-512, silu, noise 5"
+    assert row["first_split"] == 5  # splits never used to choose the setting
+    table = run_benchmark("holdout_digits.py", "--report", out).stdout
+    assert "| split 5, seed 0 |" in table.splitlines()[0]
+
+
+def test_holdout_digits_report_of_the_stored_run():
+    pytest.importorskip("matplotlib")
+    run = ROOT / "benchmarks" / "results" / "holdout_digits_cpu.jsonl"
+    stored = [json.loads(line) for line in run.read_text().splitlines()]
+    assert [r["first_split"] for r in stored] == [5, 5]
+    table = run_benchmark("holdout_digits.py", "--report", run).stdout
+    rows = [line.split(" | ") for line in table.splitlines()[2:]]
+    setting = [r for r in rows if r[0] == "| hidden 1024-512, silu, noise 5"]
+    # Fresh splits: every fit at or above PCA at k=2 and 8, both ways.
+    assert all(r[4] == r[7] == "100%" for r in setting[:2])
