@@ -106,7 +106,11 @@ def test_bench_quality_quick(tmp_path):
         assert title in text
     assert (tmp_path / "_static" / "quality_error_vs_time.png").exists()
     stored = json.loads(results.read_text())
-    assert set(stored) == {"ae30", "conv30", "conv64", "classify", "vae", "digits"}
+    parts = {"ae30", "conv30", "conv64", "classify", "vae", "digits", "tol"}
+    assert set(stored) == parts
+    # The default-tol table: 9 digits fits and 2 MNIST fits, capped at 2 epochs.
+    assert [r["epochs"] for r in stored["tol"]["rows"]] == [2] * 11
+    assert "Epochs run by the default `tol`" in text
     assert all(len(stored[p]["curve"]) == 2 for p in ("ae30", "conv30", "conv64"))
     assert "ran 2 epochs" in text  # the defaults row of the classify part
     # Only the chosen part runs again; the others keep their stored numbers.
