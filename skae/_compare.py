@@ -34,6 +34,7 @@ DIGITS_SETTING = MappingProxyType(
         corruption_level=5.0,
     )
 )
+DIGITS_SETTING_TEXT = ", ".join(f"{k}={v!r}" for k, v in DIGITS_SETTING.items())
 
 
 def default_models(

@@ -12,7 +12,7 @@ import torch
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-from ._compare import DIGITS_SETTING, compare, default_models, format_table
+from ._compare import DIGITS_SETTING_TEXT, compare, default_models, format_table
 from .datasets import load_image_dataset
 
 
@@ -96,9 +96,9 @@ def main(argv: list[str] | None = None) -> int:
         "probabilistic model and the VAE's evidence lower bound, per test image."
     )
     if digits:
-        setting = ", ".join(f"{k}={v!r}" for k, v in DIGITS_SETTING.items())
         print(
-            f"Denoising AE: AutoencoderTransformer({setting}), the user guide's "
+            f"Denoising AE: AutoencoderTransformer({DIGITS_SETTING_TEXT}), the "
+            "user guide's "
             "small-data setting; the others use their defaults."
         )
     return 0
