@@ -66,7 +66,7 @@ accuracy = np.mean(cvae.classes_[posterior.argmax(1)] == data.y_test)
 print(f"most likely class under the model, accuracy on test images: {accuracy:.3f}")
 for name, images in {
     "with labels": cvae.inverse_transform(
-        cvae.transform(data.X_test, data.y_test), data.y_test
+        cvae.transform(data.X_test, y=data.y_test), y=data.y_test
     ),
     "without labels": cvae.inverse_transform(cvae.transform(data.X_test)),
 }.items():

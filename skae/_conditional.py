@@ -72,7 +72,10 @@ class ConditionalVAETransformer(VAETransformer):
     decoder sees ``[z, onehot(y)]``; every ``architecture`` works unchanged
     (see :class:`skae._modules.ConditionalVAE`).
 
-    Every method takes an optional ``y``. With ``y`` it conditions on it:
+    Every method takes an optional ``y``, keyword-only where the method of
+    :class:`VAETransformer` has no ``y`` (``transform(X, y=y)``,
+    ``sample(n, y=...)``), so that positional arguments mean what they mean
+    for the VAE. With ``y`` it conditions on it:
     ``transform`` returns the posterior mean of q(z|x, y), ``score_samples``
     the ELBO of log p(x|y), ``inverse_transform`` the mean of p(x|z, y).
     Without ``y`` the label is marginalised with the class frequencies of
@@ -86,7 +89,7 @@ class ConditionalVAETransformer(VAETransformer):
       (``class_posterior``) make the bound tight, i.e. the posterior means
       of all classes averaged with the weights the model gives each class
       for that row. It is a smooth function of x (a hard choice of the best
-      class would jump between classes) and equals ``transform(X, y)`` for
+      class would jump between classes) and equals ``transform(X, y=y)`` for
       rows whose class the model is sure of. A pipeline calls
       ``transform(X)`` at prediction time, where no label exists; so does
       ``fit_transform(X, y)`` (the same codes as ``fit(X, y).transform(X)``),
@@ -173,7 +176,7 @@ class ConditionalVAETransformer(VAETransformer):
     >>> from skae import ConditionalVAETransformer
     >>> X, y = load_digits(return_X_y=True)
     >>> cvae = ConditionalVAETransformer(n_components=2, max_iter=5, random_state=0)
-    >>> cvae.fit(X, y).transform(X, y).shape
+    >>> cvae.fit(X, y).transform(X, y=y).shape
     (1797, 2)
     >>> cvae.transform(X).shape
     (1797, 2)
@@ -364,7 +367,7 @@ class ConditionalVAETransformer(VAETransformer):
         proba = np.exp(log_joint - top)
         return proba / proba.sum(axis=1, keepdims=True)
 
-    def transform(self, X, y=None):
+    def transform(self, X, *, y=None):
         """Encode X into the latent space, given its labels or not.
 
         Parameters
@@ -395,7 +398,7 @@ class ConditionalVAETransformer(VAETransformer):
         )
         return _mixture(terms)[1][0].astype(dtype)
 
-    def posterior(self, X, y=None):
+    def posterior(self, X, *, y=None):
         """Mean and standard deviation of the posterior of z for each sample.
 
         Parameters
@@ -432,7 +435,7 @@ class ConditionalVAETransformer(VAETransformer):
         std = np.sqrt(np.maximum(second - mean**2, 0.0))
         return mean.astype(dtype), std.astype(dtype)
 
-    def inverse_transform(self, X, y=None):
+    def inverse_transform(self, X, *, y=None):
         """Decode latent codes back to the data space, for given labels or not.
 
         Parameters
@@ -462,7 +465,7 @@ class ConditionalVAETransformer(VAETransformer):
     def _decode(self, Z, index, dtype):
         return self._decode_to(self._labelled(Z, index), dtype)
 
-    def score_samples(self, X, y=None):
+    def score_samples(self, X, *, y=None):
         """Evidence lower bound of each sample, given its label or not.
 
         Parameters
@@ -504,9 +507,9 @@ class ConditionalVAETransformer(VAETransformer):
         score : float
             Mean per-sample bound.
         """
-        return float(np.mean(self.score_samples(X, y), dtype=np.float64))
+        return float(np.mean(self.score_samples(X, y=y), dtype=np.float64))
 
-    def log_likelihood(self, X, y=None, n_samples=1000, random_state=None):
+    def log_likelihood(self, X, n_samples=1000, random_state=None, *, y=None):
         """Importance-weighted estimate of each sample's log-likelihood, in nats.
 
         As :meth:`VAETransformer.log_likelihood`: with ``y`` an estimate of
@@ -517,14 +520,15 @@ class ConditionalVAETransformer(VAETransformer):
         X : {array-like, sparse matrix} of shape (n_samples_X, n_features)
             Data in the units it was fitted in.
 
-        y : array-like of shape (n_samples_X,) or a label, default=None
-            Labels, or None to marginalise them.
-
         n_samples : int, default=1000
             Importance samples per row (and class).
 
         random_state : int, RandomState instance or None, default=None
             Seed of the draws. None uses the estimator's ``random_state``.
+
+        y : array-like of shape (n_samples_X,) or a label, default=None
+            Labels, or None to marginalise them. Keyword-only: the positional
+            parameters are those of :meth:`VAETransformer.log_likelihood`.
 
         Returns
         -------
@@ -549,7 +553,7 @@ class ConditionalVAETransformer(VAETransformer):
         )
         return _mixture(terms)[0]
 
-    def sample(self, n_samples=1, y=None, random_state=None):
+    def sample(self, n_samples=1, random_state=None, *, y=None):
         """Generate samples of chosen classes.
 
         Draws codes from the prior N(0, I) and decodes each with its label.
@@ -559,16 +563,18 @@ class ConditionalVAETransformer(VAETransformer):
         n_samples : int, default=1
             Number of samples to generate.
 
-        y : array-like of shape (n_samples,) or a label, default=None
-            The class of each sample, or one class for all. None draws the
-            classes with their training frequencies ``class_prior_`` (to
-            know them, draw them yourself, e.g. ``rng.choice(classes_,
-            n_samples, p=class_prior_)``, and pass them).
-
         random_state : int, RandomState instance or None, default=None
             Seed of the draws. None uses the estimator's ``random_state``.
             The codes are drawn first: the same seed gives the same codes
             whatever ``y``.
+
+        y : array-like of shape (n_samples,) or a label, default=None
+            The class of each sample, or one class for all. None draws the
+            classes with their training frequencies ``class_prior_`` (to
+            know them, draw them yourself, e.g. ``rng.choice(classes_,
+            n_samples, p=class_prior_)``, and pass them). Keyword-only:
+            ``sample(5, 0)`` means ``random_state=0``, as for
+            :meth:`VAETransformer.sample`.
 
         Returns
         -------
@@ -597,7 +603,7 @@ class ConditionalVAETransformer(VAETransformer):
         """
         raise NotImplementedError(
             f"{type(self).__name__} does not recommend; use VAETransformer, or "
-            "rank the features of inverse_transform(transform(X, y), y)."
+            "rank the features of inverse_transform(transform(X, y=y), y=y)."
         )
 
     def __sklearn_tags__(self):

@@ -1,5 +1,6 @@
 """ConditionalVAETransformer: labels in, samples of chosen classes out."""
 
+import inspect
 import pickle
 
 import numpy as np
@@ -12,7 +13,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
 import skae
-from skae import ConditionalVAETransformer
+from skae import ConditionalVAETransformer, VAETransformer
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -78,38 +79,38 @@ def test_class_posterior_classifies(fitted, digits):
 def test_transform_with_and_without_y(fitted, digits):
     _, X_test, _, y_test = digits
     X = X_test[:60]
-    Z_y = fitted.transform(X, y_test[:60])
+    Z_y = fitted.transform(X, y=y_test[:60])
     Z = fitted.transform(X)
     assert Z.shape == Z_y.shape == (60, 2)
     # Without y: the posterior means of all classes weighted by q(y|x).
     proba = fitted.class_posterior(X)
-    per_class = np.stack([fitted.transform(X, c) for c in range(10)], axis=1)
+    per_class = np.stack([fitted.transform(X, y=c) for c in range(10)], axis=1)
     assert np.allclose(Z, np.einsum("nc,ncd->nd", proba, per_class), atol=1e-6)
     sure = proba.max(axis=1) > 0.999
     assert sure.sum() > 30
     assert np.allclose(Z[sure], per_class[sure, proba[sure].argmax(axis=1)], atol=1e-4)
     # The label matters: another label gives other codes.
-    assert not np.allclose(Z_y, fitted.transform(X, (y_test[:60] + 1) % 10))
+    assert not np.allclose(Z_y, fitted.transform(X, y=(y_test[:60] + 1) % 10))
     mean, std = fitted.posterior(X)
     assert np.allclose(mean, Z) and (std > 0).all()
-    assert np.allclose(fitted.posterior(X, y_test[:60])[0], Z_y)
+    assert np.allclose(fitted.posterior(X, y=y_test[:60])[0], Z_y)
     # float32 in, float32 out; one label for all rows.
     assert fitted.transform(X.astype(np.float32)).dtype == np.float32
-    assert np.allclose(fitted.transform(X, 3), per_class[:, 3])
+    assert np.allclose(fitted.transform(X, y=3), per_class[:, 3])
 
 
 def test_score_samples(fitted, digits):
     _, X_test, _, y_test = digits
     X, y = X_test[:60], y_test[:60]
-    with_y = fitted.score_samples(X, y)
+    with_y = fitted.score_samples(X, y=y)
     assert np.isfinite(with_y).all()
     # The true label explains the data better than a wrong one.
-    assert with_y.mean() > fitted.score_samples(X, (y + 1) % 10).mean() + 5
-    per_class = np.stack([fitted.score_samples(X, c) for c in range(10)], axis=1)
+    assert with_y.mean() > fitted.score_samples(X, y=(y + 1) % 10).mean() + 5
+    per_class = np.stack([fitted.score_samples(X, y=c) for c in range(10)], axis=1)
     expected = logsumexp(per_class + np.log(fitted.class_prior_), axis=1)
     assert np.allclose(fitted.score_samples(X), expected)
     assert np.isclose(fitted.score(X, y), with_y.mean())
-    ll = fitted.log_likelihood(X[:10], y[:10], n_samples=20, random_state=0)
+    ll = fitted.log_likelihood(X[:10], n_samples=20, random_state=0, y=y[:10])
     assert np.isfinite(ll).all() and ll.mean() > with_y[:10].mean() - 1
     ll_x = fitted.log_likelihood(X[:10], n_samples=20, random_state=0)
     assert np.isfinite(ll_x).all()
@@ -117,13 +118,64 @@ def test_score_samples(fitted, digits):
 
 def test_inverse_transform(fitted, digits):
     _, X_test, _, y_test = digits
-    Z = fitted.transform(X_test[:20], y_test[:20])
-    X_rec = fitted.inverse_transform(Z, y_test[:20])
+    Z = fitted.transform(X_test[:20], y=y_test[:20])
+    X_rec = fitted.inverse_transform(Z, y=y_test[:20])
     assert X_rec.shape == (20, 64)
     assert np.mean((X_rec - X_test[:20]) ** 2) < np.var(X_test[:20])
-    per_class = [fitted.inverse_transform(Z, c) for c in range(10)]
+    per_class = [fitted.inverse_transform(Z, y=c) for c in range(10)]
     mixture = np.tensordot(fitted.class_prior_, np.stack(per_class), axes=1)
     assert np.allclose(fitted.inverse_transform(Z), mixture)
+
+
+def positional(method):
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    parameters = inspect.signature(method).parameters.values()
+    return [p.name for p in parameters if p.kind in kinds]
+
+
+def test_overrides_keep_the_positional_parameters_of_the_base_class():
+    # A positional argument means the same for the conditional model as for
+    # the VAE: y is added after the base's parameters, keyword-only, except
+    # where the base itself takes y positionally (fit, partial_fit, score).
+    overridden = [
+        name
+        for name, value in vars(ConditionalVAETransformer).items()
+        if callable(value)
+        and not name.startswith("_")
+        and hasattr(VAETransformer, name)
+    ]
+    assert {"sample", "log_likelihood", "transform", "score_samples"} <= {*overridden}
+    for name in overridden:
+        ours = positional(getattr(ConditionalVAETransformer, name))
+        base = positional(getattr(VAETransformer, name))
+        assert ours[: len(base)] == base, name
+        assert "y" not in ours[len(base) :], name
+        parameters = inspect.signature(getattr(ConditionalVAETransformer, name))
+        if "y" in parameters.parameters and "y" not in base:
+            kind = parameters.parameters["y"].kind
+            assert kind is inspect.Parameter.KEYWORD_ONLY, name
+
+
+def test_positional_arguments_mean_what_they_mean_for_the_vae(fitted, digits):
+    _, X_test, _, y_test = digits
+    # The estimator's random_state is 0: seed 1 differs from the default draw.
+    assert fitted.random_state == 0
+    np.testing.assert_array_equal(fitted.sample(5, 1), fitted.sample(5, random_state=1))
+    assert not np.array_equal(fitted.sample(5, 1), fitted.sample(5, y=1))
+    X = X_test[:4]
+    np.testing.assert_array_equal(
+        fitted.log_likelihood(X, 5, 1),
+        fitted.log_likelihood(X, n_samples=5, random_state=1),
+    )
+    for method, args in [
+        ("transform", (X, y_test[:4])),
+        ("score_samples", (X, y_test[:4])),
+        ("posterior", (X, y_test[:4])),
+        ("inverse_transform", (np.zeros((4, 2)), y_test[:4])),
+        ("sample", (4, 0, y_test[:4])),
+    ]:
+        with pytest.raises(TypeError, match="positional argument"):
+            getattr(fitted, method)(*args)
 
 
 @pytest.mark.parametrize(
@@ -133,9 +185,9 @@ def test_unseen_labels_raise(fitted, digits, method):
     _, X_test, _, _ = digits
     X = X_test[:3] if method != "inverse_transform" else np.zeros((3, 2))
     with pytest.raises(ValueError, match=r"previously unseen labels.*classes"):
-        getattr(fitted, method)(X, [1, 2, 10])
+        getattr(fitted, method)(X, y=[1, 2, 10])
     with pytest.raises(ValueError, match="2 labels for 3 samples"):
-        getattr(fitted, method)(X, [1, 2])
+        getattr(fitted, method)(X, y=[1, 2])
 
 
 def test_label_validation(digits):
@@ -167,10 +219,10 @@ def test_string_labels_and_sparse_input(digits):
     X, y = X_train[:200], np.where(y_train[:200] < 5, "low", "high")
     cvae = ConditionalVAETransformer(**FAST).fit(sp.csr_matrix(X), y)
     assert list(cvae.classes_) == ["high", "low"]
-    assert np.allclose(cvae.transform(sp.csr_matrix(X), y), cvae.transform(X, y))
+    assert np.allclose(cvae.transform(sp.csr_matrix(X), y=y), cvae.transform(X, y=y))
     assert cvae.sample(3, y="low", random_state=0).shape == (3, 64)
     with pytest.raises(ValueError, match=r"fit saw the classes \['high', 'low'\]"):
-        cvae.transform(X[:1], ["medium"])
+        cvae.transform(X[:1], y=["medium"])
 
 
 def test_partial_fit(digits):
