@@ -1,0 +1,288 @@
+"""Candidate data-adaptive default rules for AutoencoderTransformer and VAETransformer.
+
+Issue 29: ``AutoencoderTransformer(k)`` and ``VAETransformer(k)`` with no
+tuning should be near their best on any data size. Each rule in ``RULES``
+maps the training data's size (``n`` rows, ``d`` features) and spread
+(``s``: the root mean feature variance, what ``scaling="global"`` divides
+by) to explicit parameters of both estimators; this script fits them and
+measures the codes against PCA's on the same split.
+
+Data sets: ``digits`` (sweep_digits.py's stratified 75/25 splits; splits
+0-4 choose, ``--first-split 5`` reports, seeds 0 and 1), ``fashion`` and
+``mnist`` (pixels / 255; ``--n-train`` first training rows, the 10000 test
+images). For each rule, model and k one JSON line goes to ``--json`` with
+seconds, device, n_train, k, epochs, whether a ConvergenceWarning was raised,
+test reconstruction error and LogisticRegression (after StandardScaler) and
+5-NN accuracy of the codes, with PCA's beside them. Usage::
+
+    python benchmarks/sweep_defaults.py --dataset digits --json out.jsonl rule
+    python benchmarks/sweep_defaults.py --dataset fashion --n-train 10000 \\
+        --ks 2 16 64 --models ae --json out.jsonl rule
+    python benchmarks/sweep_defaults.py --report out.jsonl
+    python benchmarks/sweep_defaults.py --quick --json /tmp/out.jsonl   # smoke test
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from sklearn.decomposition import PCA
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_quality import classify, fit_counted, test_error
+from sweep_digits import load as load_digit_splits
+from sweep_mlp import device_label
+
+from skae import AutoencoderTransformer, VAETransformer
+from skae.datasets import load_image_dataset
+
+ROOT = Path(__file__).resolve().parent
+DEFAULT_JSON = ROOT / "results" / "sweep_defaults_cpu.jsonl"
+SHARED = ROOT.parent.parent / "shared" / "data"
+
+
+# ------------------------------------------------------------------ rules
+def spread(X: np.ndarray) -> float:
+    """Root mean feature variance: the unit ``scaling="global"`` divides by."""
+    return float(np.sqrt(np.asarray(X, dtype=np.float64).var(0).mean()))
+
+
+def noise_factor(n: int) -> float:
+    """Input noise in units of the data's spread, falling with the data's size.
+
+    The measured optima: digits (n=1347) 5 pixels = 1.15 s (3 pixels, 0.69 s,
+    a little worse at 16-D 5-NN); MNIST (n=60000) 0.075 to 0.1 = 0.29 to
+    0.39 s (0.2 worse). ``(2000 / n)^0.3`` gives 1.13 and 0.36.
+    """
+    return (2000.0 / n) ** 0.3
+
+
+def epochs(n: int) -> int:
+    """80 epochs (MNIST's measured best budget with the cosine schedule)."""
+    return 80
+
+
+def batch(n: int) -> int:
+    """256 rows, or the power of two below n/10 on small data (>= 10 steps)."""
+    return int(min(256, max(32, 2 ** math.floor(math.log2(max(n // 10, 1))))))
+
+
+def hidden(n: int, d: int) -> tuple[int, ...]:
+    """1000-500 below 10000 rows (digits' measured 1024-512), then 1000-500-250."""
+    return (1000, 500) if n < 10000 else (1000, 500, 250)
+
+
+def rule_base(n: int, d: int, s: float) -> tuple[dict, dict]:
+    """The candidate rule: (AE parameters, VAE parameters)."""
+    shared = dict(
+        hidden_layer_sizes=hidden(n, d),
+        activation="silu",
+        learning_rate="cosine",
+        learning_rate_init=2e-3,
+        batch_size=min(batch(n), n),
+        max_iter=epochs(n),
+    )
+    ae = dict(
+        shared,
+        pca_path=True,
+        corruption="gaussian",
+        corruption_level=noise_factor(n) * s,
+    )
+    vae = dict(shared)
+    return ae, vae
+
+
+def _with(rule: Callable, ae: dict | None = None, vae: dict | None = None):
+    """``rule`` with some parameters overridden (callables get n, d, s)."""
+
+    def resolve(params: dict, n: int, d: int, s: float) -> dict:
+        return {k: v(n, d, s) if callable(v) else v for k, v in params.items()}
+
+    def changed(n: int, d: int, s: float) -> tuple[dict, dict]:
+        a, v = rule(n, d, s)
+        return {**a, **resolve(ae or {}, n, d, s)}, {**v, **resolve(vae or {}, n, d, s)}
+
+    return changed
+
+
+def _fixed(**params) -> Callable:
+    """A rule with some parameters replaced by constants."""
+    return _with(rule_base, ae=params, vae=params)
+
+
+RULES: dict[str, Callable[[int, int, float], tuple[dict, dict]]] = {
+    "defaults": lambda n, d, s: ({}, {}),
+    "rule": rule_base,
+    "1024-512, 30 ep, b64": _fixed(
+        hidden_layer_sizes=(1024, 512), max_iter=30, batch_size=64
+    ),
+    "1024-512, 60 ep, b128": _fixed(
+        hidden_layer_sizes=(1024, 512), max_iter=60, batch_size=128
+    ),
+    "512-256, 60 ep, b64": _fixed(
+        hidden_layer_sizes=(512, 256), max_iter=60, batch_size=64
+    ),
+    "rule, no pca_path": _with(rule_base, ae=dict(pca_path=False)),
+    "rule, c=0.7": _with(rule_base, ae=dict(corruption_level=lambda n, d, s: 0.7 * s)),
+    "rule, c=1.15": _with(
+        rule_base, ae=dict(corruption_level=lambda n, d, s: 1.15 * s)
+    ),
+    "rule, c=1.15, lr 1e-3": _with(
+        rule_base,
+        ae=dict(corruption_level=lambda n, d, s: 1.15 * s, learning_rate_init=1e-3),
+    ),
+    "rule, c=0.4": _with(rule_base, ae=dict(corruption_level=lambda n, d, s: 0.4 * s)),
+    "rule, 1000-500-250": _fixed(hidden_layer_sizes=(1000, 500, 250)),
+    "rule, vae beta 0.5": _with(rule_base, vae=dict(beta=0.5)),
+    "rule, vae beta 0.25": _with(rule_base, vae=dict(beta=0.25)),
+    "rule, vae beta 0.1": _with(rule_base, vae=dict(beta=0.1)),
+    "rule, vae beta 0.5 warmup": _with(
+        rule_base, vae=dict(beta=0.5, kl_warmup=lambda n, d, s: epochs(n) // 4)
+    ),
+    "rule, vae noise": _with(
+        rule_base,
+        vae=dict(
+            corruption="gaussian", corruption_level=lambda n, d, s: noise_factor(n) * s
+        ),
+    ),
+}
+
+
+# ------------------------------------------------------------------- data
+def load_data(args) -> list[tuple]:
+    """A list of (split id, X_train, X_test, y_train, y_test)."""
+    if args.dataset == "digits":
+        splits = load_digit_splits(None, args.quick, first_split=args.first_split)[0]
+        return [(args.first_split + i, *s) for i, s in enumerate(splits)]
+    name = {"mnist": "mnist", "fashion": "fashion"}[args.dataset]
+    images = load_image_dataset(name, args.data)
+    n = 2000 if args.quick else args.n_train
+    m = 500 if args.quick else None
+    Xtr = images.X_train[:n].astype(np.float64)
+    Xte = images.X_test[:m].astype(np.float64)
+    return [(0, Xtr, Xte, images.y_train[:n], images.y_test[:m])]
+
+
+# ---------------------------------------------------------------- measure
+MODELS = {"ae": AutoencoderTransformer, "vae": VAETransformer}
+
+
+def pca_row(k: int, X_train, X_test, y_train, y_test) -> dict:
+    model = PCA(k, random_state=0).fit(X_train)
+    logreg, knn = classify(
+        model.transform(X_train), model.transform(X_test), y_train, y_test
+    )
+    return dict(pca_error=round(test_error(model, X_test), 4), pca_logreg=logreg,
+                pca_knn=knn)
+
+
+def run(args, out) -> None:
+    data = load_data(args)
+    ks = [2] if args.quick else args.ks
+    seeds = [0] if args.quick else args.seeds
+    names = args.rules or (["rule"] if args.quick else list(RULES))
+    for name in names:
+        for k in ks:
+            for split, X_train, X_test, y_train, y_test in data:
+                n, d = X_train.shape
+                s = spread(X_train)
+                base = pca_row(k, X_train, X_test, y_train, y_test)
+                params = dict(zip(("ae", "vae"), RULES[name](n, d, s), strict=True))
+                for kind in args.models:
+                    for seed in seeds:
+                        p = dict(params[kind])
+                        if args.quick:
+                            p["max_iter"] = 2
+                        if args.max_iter:
+                            p["max_iter"] = args.max_iter
+                        model = MODELS[kind](k, random_state=seed, device=args.device,
+                                             **p)
+                        seconds, stopped = fit_counted(model, X_train)
+                        codes = model.transform(X_train), model.transform(X_test)
+                        logreg, knn = classify(*codes, y_train, y_test)
+                        row = dict(
+                            dataset=args.dataset, rule=name, model=kind, k=k,
+                            split=split, seed=seed, n_train=n, n_features=d,
+                            spread=round(s, 4),
+                            params={a: (list(b) if isinstance(b, tuple) else b)
+                                    for a, b in p.items()},
+                            epochs=model.n_iter_, warned=not stopped,
+                            seconds=round(seconds, 2),
+                            test_error=round(test_error(model, X_test), 4),
+                            logreg=logreg, knn=knn, **base,
+                            device=device_label(model),
+                        )
+                        print(json.dumps(row), flush=True)
+                        if out:
+                            with out.open("a") as f:
+                                f.write(json.dumps(row) + "\n")
+
+
+def report(path: Path) -> str:
+    """Mean over splits and seeds per (dataset, n, rule, model, k)."""
+    groups: dict[tuple, list] = {}
+    for r in map(json.loads, path.read_text().splitlines()):
+        key = (r["dataset"], r["n_train"], r.get("split", 0) >= 5, r["rule"],
+               r["model"], r["k"], r["params"].get("max_iter"))
+        groups.setdefault(key, []).append(r)
+    lines = [
+        "| data | n | splits | rule | model | k | fits | error | PCA | logreg | PCA "
+        "| 5-NN | PCA | epochs | warned | s/fit |",
+        "|---|---:|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for key, rows in groups.items():
+        data, n, split, rule, model, k, _ = key
+
+        def m(field: str, rows=rows) -> float:
+            return float(np.mean([r[field] for r in rows]))
+
+        lines.append(
+            f"| {data} | {n} | {'5-9' if split else '0-4'} | {rule} | {model} "
+            f"| {k} | {len(rows)} | {m('test_error'):.2f} | {m('pca_error'):.2f} "
+            f"| {m('logreg'):.4f} | {m('pca_logreg'):.4f} | {m('knn'):.4f} "
+            f"| {m('pca_knn'):.4f} | {m('epochs'):.0f} | {m('warned'):.0%} "
+            f"| {m('seconds'):.1f} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("rules", nargs="*", help=f"names of RULES: {list(RULES)}")
+    parser.add_argument("--dataset", default="digits",
+                        choices=["digits", "mnist", "fashion"])
+    parser.add_argument("--data", default=None, help="npz file (MNIST/Fashion)")
+    parser.add_argument("--n-train", type=int, default=10000)
+    parser.add_argument("--first-split", type=int, default=0)
+    parser.add_argument("--ks", type=int, nargs="+", default=[2, 8, 16])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--models", nargs="+", default=["ae", "vae"],
+                        choices=list(MODELS))
+    parser.add_argument("--max-iter", type=int, default=None,
+                        help="override the rule's epochs")
+    parser.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
+    parser.add_argument("--json", type=Path, help="append one JSON line per fit")
+    parser.add_argument("--report", type=Path, help="print the table of a run")
+    parser.add_argument("--quick", action="store_true", help="a smoke test")
+    args = parser.parse_args()
+    if args.report:
+        print(report(args.report))
+        return
+    unknown = sorted(set(args.rules) - set(RULES))
+    if unknown:
+        parser.error(f"unknown rules {unknown}; choose from {list(RULES)}")
+    if args.data is None and args.dataset != "digits":
+        npz = SHARED / ("mnist.npz" if args.dataset == "mnist" else "fashion-mnist.npz")
+        args.data = str(npz) if npz.exists() else None
+    run(args, args.json)
+
+
+if __name__ == "__main__":
+    main()
