@@ -166,9 +166,9 @@ class ConditionalVAETransformer(VAETransformer):
     -----
     The label columns are appended to a copy of ``X`` (in ``fit``, and in
     each method, one class at a time without ``y``): a memory-mapped ``X``
-    is read into memory. :func:`skae.save` does not store this class (it
-    raises a TypeError): pickle or ``joblib.dump`` it. ``recommend`` is not
-    available.
+    is read into memory. :func:`skae.save` stores the model with its
+    ``classes_`` (their dtype included) and class counts, and :func:`skae.load`
+    gives it back. ``recommend`` is not available.
 
     Examples
     --------
@@ -185,6 +185,10 @@ class ConditionalVAETransformer(VAETransformer):
     >>> cvae.class_posterior(X[:2]).shape
     (2, 10)
     """
+
+    # Fitted attributes that skae.save writes besides VAETransformer's: the
+    # labels (their dtype included) and their counts (see skae._persistence).
+    _saved_attributes = ("classes_", "class_count_", "class_prior_")
 
     # ---------------------------------------------------------------- fitting
     def fit(self, X, y):
@@ -306,12 +310,22 @@ class ConditionalVAETransformer(VAETransformer):
         encoder = LabelEncoder()
         encoder.classes_ = self.classes_
         try:
-            return encoder.transform(y)
+            index = encoder.transform(y)
         except (TypeError, ValueError) as error:
             raise ValueError(
                 f"{type(self).__name__}: {error}; fit saw the classes "
                 f"{self.classes_.tolist()!r}."
             ) from None
+        # LabelEncoder casts y to the classes' dtype first: "7" or 7.5 would
+        # become the class 7. Only labels equal to a class are that class.
+        unseen = np.asarray(self.classes_[index] != y, dtype=bool)
+        if unseen.any():
+            raise ValueError(
+                f"{type(self).__name__}: y contains previously unseen labels: "
+                f"{y[unseen][:5].tolist()!r}; fit saw the classes "
+                f"{self.classes_.tolist()!r}."
+            )
+        return index
 
     def _labelled(self, X, index: np.ndarray):
         """Rows ``[X, onehot(index)]``, in X's dtype and format."""

@@ -3,18 +3,29 @@
 A saved model is one safetensors file: the weights, ``mean_``, ``scale_`` and
 the arrays of ``latent_density_`` as tensors, everything else (the class name,
 the parameters and the other fitted attributes) as JSON strings in the file's
-metadata. Loading reads plain numbers and strings, checks every one of them
-and builds the estimator from a fixed list of two classes: nothing in the file
-is imported, unpickled or called. See ``docs/persistence.md``.
+metadata, with a SHA-256 digest of the tensors and one of the metadata.
+Loading checks the digests (a corrupted file is refused), reads plain numbers
+and strings, checks every one of them and builds the estimator from a fixed
+list of three classes: nothing in the file is imported, unpickled or called.
+See ``docs/persistence.md``.
+
+Which fitted attributes a class saves: the common ones, its entry in
+``_ATTRIBUTES`` (or its nearest base class's) and the names in its class
+attribute ``_saved_attributes`` (``ConditionalVAETransformer`` declares its
+labels there). The other class-keyed tables also fall back on the nearest
+base class, so that a subclass inherits what its base saves.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import os
+import re
 import secrets
 import warnings
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,17 +37,27 @@ from sklearn.mixture import GaussianMixture
 from sklearn.utils.validation import check_is_fitted
 
 from ._autoencoder import AutoencoderTransformer
+from ._conditional import ConditionalVAETransformer
 from ._json_tags import Refusal, _from_json, _to_json, decode_json, preview
 from ._safetensors_header import Spec, read_header
 from ._vae import ACTIVE_UNIT_THRESHOLD, VAETransformer
 
 __all__ = ["_from_json", "_to_json", "load", "save"]
 
-FORMAT, FORMAT_VERSION = "skae", "1"
-_CLASSES = {cls.__name__: cls for cls in (AutoencoderTransformer, VAETransformer)}
+# Format 2 adds the digests (and ConditionalVAETransformer); files of format 1
+# have none and still load, with a warning.
+FORMAT, FORMAT_VERSION, _UNDIGESTED_VERSION = "skae", "2", "1"
+_CLASSES = {
+    cls.__name__: cls
+    for cls in (AutoencoderTransformer, VAETransformer, ConditionalVAETransformer)
+}
 _Estimator = AutoencoderTransformer | VAETransformer
 _METADATA = ("format", "format_version", "class", "params", "attributes")
 _INFO_METADATA = ("skae_version", "torch_version")  # for people, not read back
+# SHA-256 of the tensors (names, dtypes, shapes and bytes) and of the other
+# metadata entries (see _tensor_digest and _metadata_digest).
+_DIGESTS = ("tensors_sha256", "metadata_sha256")
+_HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
 
 # Fitted attributes kept as JSON in "attributes"; module_, mean_ and scale_ are
 # tensors. The entries of _fitted_architecture are these parameters at fit time.
@@ -57,6 +78,13 @@ _COMMON_ATTRIBUTES = (
     "_fitted_architecture",
 )
 _OPTIONAL_ATTRIBUTES = ("feature_names_in_", "_sklearn_output_config")
+# Arrays saved as JSON lists.
+_LIST_ATTRIBUTES = (
+    "feature_names_in_",
+    "posterior_mean_variance_",
+    "class_count_",
+    "class_prior_",
+)
 _TENSOR_ATTRIBUTES = ("module_", "mean_", "scale_")
 # State of an unfinished training (partial_fit's optimizer), not written: a
 # loaded model goes on with partial_fit from a fresh optimizer.
@@ -91,6 +119,17 @@ _CLASS_PARAMS_ADDED = {
 # value that keeps an older file's model what it was.
 _ARCHITECTURE_ADDED = {AutoencoderTransformer: (False,), VAETransformer: ()}
 _OUTPUT_CONFIGS = {"default", "pandas", "polars"}
+# dtypes of classes_ that load rebuilds (little-endian; object for str labels
+# of pandas columns, for instance).
+_CLASS_DTYPES = re.compile(r"\|[biu]1|<[iu][248]|<f[248]|<U[0-9]{1,6}|\|O")
+_MAX_CLASSES_BYTES = 100_000_000
+_CLASS_VALUE_TYPES = {
+    "b": (bool,),
+    "i": (int,),
+    "u": (int,),
+    "f": (float,),
+    "U": (str,),
+}
 _MIXTURE_TENSORS = (
     "weights_",
     "means_",
@@ -113,15 +152,16 @@ def save(estimator, path):
 
     The file holds the weights as float32 tensors (on the CPU whatever device
     the model was trained on), the scaling and ``latent_density_`` arrays as
-    float64 tensors, and the class name, parameters and other fitted
-    attributes as JSON metadata. Before writing, ``save`` checks that
+    float64 tensors, the class name, parameters and other fitted attributes
+    as JSON metadata, and a SHA-256 digest of the tensors and one of the
+    metadata, which :func:`load` checks. Before writing, ``save`` checks that
     :func:`load` accepts what it is about to write, and it writes through a
     temporary file in the same folder, so a refused or interrupted save leaves
     no file behind and never half-overwrites an existing one.
 
     Parameters
     ----------
-    estimator : AutoencoderTransformer or VAETransformer
+    estimator : AutoencoderTransformer, VAETransformer or ConditionalVAETransformer
         A fitted estimator of exactly one of these classes (not a subclass,
         whose code the file could not hold).
 
@@ -190,9 +230,12 @@ def save(estimator, path):
 def load(path):
     """Load an estimator saved by :func:`save`, without running code from the file.
 
-    Only the numbers and strings of the file are read: the class is one of
-    ``AutoencoderTransformer`` and ``VAETransformer``, looked up by name in a
-    fixed table; the parameters must pass the estimator's own validation; the
+    The file must match the SHA-256 digests ``save`` recorded in it, of its
+    tensors and of its metadata: a file corrupted on disk or in transfer is
+    refused. Only the numbers and strings of the file are read: the class is
+    one of ``AutoencoderTransformer``, ``VAETransformer`` and
+    ``ConditionalVAETransformer``, looked up by name in a fixed table; the
+    parameters must pass the estimator's own validation; the
     fitted attributes must have the expected types; and every tensor must
     have the name, shape and dtype of the architecture the model was fitted
     with, and finite values. Anything else in the file is refused. Pickles are
@@ -205,7 +248,7 @@ def load(path):
 
     Returns
     -------
-    estimator : AutoencoderTransformer or VAETransformer
+    estimator : AutoencoderTransformer, VAETransformer or ConditionalVAETransformer
         The fitted estimator, its module on the CPU in float32 and in
         evaluation mode; ``transform``, ``inverse_transform``,
         ``score_samples`` and ``sample`` give the same numbers as the saved
@@ -215,11 +258,19 @@ def load(path):
     ------
     ValueError
         If the file is refused: not a safetensors file written by ``save``,
-        truncated, or with any entry that ``save`` would not write. The
+        truncated, corrupted (its tensors or metadata differ from their
+        digest), or with any entry that ``save`` would not write. The
         message starts with ``cannot load '<path>':`` and names the entry at fault.
 
     OSError
         If the file cannot be read at all (e.g. it does not exist).
+
+    Warns
+    -----
+    UserWarning
+        If the file has no digest (file format 1, written by a skae that
+        wrote none): it loads with the other checks, but a corruption that
+        leaves it well-formed cannot be detected. Save it again to add one.
 
     See Also
     --------
@@ -247,7 +298,7 @@ def load(path):
         metadata, specs = read_header(path)
         try:
             with safe_open(os.fspath(path), framework="numpy") as file:
-                return _restore(metadata, specs, file.get_tensor)
+                return _restore(metadata, specs, file.get_tensor, path)
         except SafetensorError as error:
             raise Refusal(f"not a valid safetensors file ({error}).") from None
     except Refusal as refusal:
@@ -260,11 +311,12 @@ def _serialize(estimator: Any) -> tuple[dict[str, str], dict[str, np.ndarray]]:
     cls = type(estimator)
     if cls not in _CLASSES.values():
         raise TypeError(
-            f"only AutoencoderTransformer and VAETransformer can be saved, not "
+            f"only {', '.join(list(_CLASSES)[:-1])} and {list(_CLASSES)[-1]} can "
+            f"be saved, not "
             f"{cls.__module__}.{cls.__qualname__}: the file holds no code, so "
-            "load could not rebuild another class (subclasses included, e.g. "
-            "ConditionalVAETransformer). Pickle the estimator (pickle or "
-            "joblib.dump) instead, from a source you trust when loading."
+            "load could not rebuild another class (subclasses included). "
+            "Pickle the estimator (pickle or joblib.dump) instead, from a "
+            "source you trust when loading."
         )
     check_is_fitted(estimator)
     _check_state(estimator)
@@ -273,9 +325,11 @@ def _serialize(estimator: Any) -> tuple[dict[str, str], dict[str, np.ndarray]]:
     for name in _OPTIONAL_ATTRIBUTES:
         if name in vars(estimator):
             attributes[name] = getattr(estimator, name)
-    for name in ("feature_names_in_", "posterior_mean_variance_"):
+    for name in _LIST_ATTRIBUTES:
         if name in attributes:
             attributes[name] = attributes[name].tolist()
+    if "classes_" in attributes:
+        attributes["classes_"] = _classes_json(attributes["classes_"])
     arrays = _module_arrays(estimator.module_)
     arrays["mean_"] = np.ascontiguousarray(estimator.mean_)
     arrays["scale_"] = np.ascontiguousarray(estimator.scale_)
@@ -294,11 +348,54 @@ def _serialize(estimator: Any) -> tuple[dict[str, str], dict[str, np.ndarray]]:
         "skae_version": __version__,
         "torch_version": torch.__version__,
     }
+    metadata["tensors_sha256"] = _tensor_digest(arrays)
+    metadata["metadata_sha256"] = _metadata_digest(metadata)
     return metadata, arrays
 
 
+def _entry(table: Mapping[type, Any], cls: type) -> Any:
+    """The entry of ``cls`` in a class-keyed table, or of its nearest base."""
+    return next(table[base] for base in cls.__mro__ if base in table)
+
+
 def _attribute_names(cls: type) -> tuple[str, ...]:
-    return _COMMON_ATTRIBUTES + _ATTRIBUTES[cls]
+    return (
+        _COMMON_ATTRIBUTES
+        + _entry(_ATTRIBUTES, cls)
+        + tuple(getattr(cls, "_saved_attributes", ()))
+    )
+
+
+def _classes_json(classes: np.ndarray) -> dict[str, Any]:
+    """``classes_`` as its dtype and values: the labels as fit saw them."""
+    return {
+        "dtype": classes.dtype.newbyteorder("<").str,
+        "values": classes.tolist(),
+    }
+
+
+def _tensor_digest(arrays: Mapping[str, np.ndarray]) -> str:
+    """SHA-256 of the tensors: each name, dtype, shape and little-endian bytes.
+
+    Computed from the tensors as read, not from the file's layout, so that
+    it holds for any safetensors writer's file of the same tensors.
+    """
+    digest = hashlib.sha256()
+    for name in sorted(arrays):
+        array = np.ascontiguousarray(arrays[name])
+        array = array.astype(array.dtype.newbyteorder("<"), copy=False)
+        entry = json.dumps([name, array.dtype.name, list(array.shape)]).encode()
+        digest.update(len(entry).to_bytes(8, "little") + entry)
+        digest.update(array.nbytes.to_bytes(8, "little"))
+        digest.update(array.reshape(-1).view(np.uint8))
+    return digest.hexdigest()
+
+
+def _metadata_digest(metadata: Mapping[str, str]) -> str:
+    """SHA-256 of every metadata entry but the digests, as canonical JSON."""
+    entries = {key: value for key, value in metadata.items() if key not in _DIGESTS}
+    text = json.dumps(entries, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
 
 
 def _check_state(estimator: _Estimator) -> None:
@@ -423,9 +520,30 @@ def _restore(
     metadata: dict[str, str],
     specs: dict[str, Spec],
     read: Callable[[str], np.ndarray],
+    path: str | os.PathLike | None = None,
 ) -> _Estimator:
-    """Build the estimator from checked metadata and tensors; ``read`` gets one."""
+    """Build the estimator from checked metadata and tensors; ``read`` gets one.
+
+    ``path`` names the file in the warning about a file without digests.
+    """
+    # The digests first: a corrupted file is refused as such, whatever entry
+    # the corruption hit.
+    digested = all(key in metadata for key in _DIGESTS)
+    if digested:
+        _check_metadata_digest(metadata)
     cls = _check_metadata(metadata)
+    if digested:
+        arrays = _check_tensor_digest(metadata, specs, read)
+        read = arrays.__getitem__
+    else:
+        warnings.warn(
+            f"{os.fspath(path)!r} has no digest (file format "
+            f"{_UNDIGESTED_VERSION}, from a skae that wrote none): load checked "
+            "what it holds, but cannot tell whether it was corrupted since it "
+            "was written. Save the model again to add a digest.",
+            UserWarning,
+            stacklevel=3,
+        )
     estimator = _restore_params(cls, metadata["params"])
     attributes = _restore_attributes(cls, metadata["attributes"])
     architecture = _restore_architecture(cls, attributes["_fitted_architecture"])
@@ -435,8 +553,11 @@ def _restore(
             f"n_components_={attributes['n_components_']} differs from the "
             f"n_components in _fitted_architecture, {architecture.n_components}."
         )
-    n_features = attributes["n_features_in_"]
-    module = _meta_module(architecture, n_features)
+    n_features = width = attributes["n_features_in_"]
+    if "classes_" in attributes:  # the one-hot labels follow the data's columns
+        architecture.classes_ = attributes["classes_"]
+        width += len(attributes["classes_"])
+    module = _meta_module(architecture, width)
     expected = {f"module_.{name}": _spec(t) for name, t in module.state_dict().items()}
     expected["mean_"] = expected["scale_"] = ((n_features,), "float64")
     expected.update(_mixture_specs(attributes.get("latent_density_")))
@@ -459,8 +580,44 @@ def _restore(
     return estimator
 
 
+def _check_metadata_digest(metadata: dict[str, str]) -> None:
+    """Refuse metadata that differs from its digest (or malformed digests)."""
+    for key in _DIGESTS:
+        if not _HEX_DIGEST.fullmatch(metadata[key]):
+            raise Refusal(
+                f"the file is corrupted: its {key} is not a SHA-256 digest (64 "
+                f"lowercase hex digits), got {preview(metadata[key])}."
+            )
+    if _metadata_digest(metadata) != metadata["metadata_sha256"]:
+        raise Refusal(
+            "the file is corrupted: its metadata (class, parameters, fitted "
+            "attributes) differs from the metadata_sha256 digest save recorded."
+        )
+
+
+def _check_tensor_digest(
+    metadata: dict[str, str],
+    specs: dict[str, Spec],
+    read: Callable[[str], np.ndarray],
+) -> dict[str, np.ndarray]:
+    """Every tensor of the file, once they match their digest."""
+    arrays = {name: read(name) for name in specs}
+    for name, spec in specs.items():
+        if (arrays[name].shape, arrays[name].dtype.name) != spec:
+            raise Refusal(f"the tensor {name!r} does not match its header entry.")
+    if _tensor_digest(arrays) != metadata["tensors_sha256"]:
+        raise Refusal(
+            "the file is corrupted: its tensors (weights, scaling) differ "
+            "from the tensors_sha256 digest save recorded."
+        )
+    return arrays
+
+
 def _check_metadata(metadata: dict[str, str]) -> type:
-    """The class the metadata names, once its keys and format are right."""
+    """The class the metadata names, once its keys and format are right.
+
+    Files of the current format have digests; files of format 1 have none.
+    """
     if "format" not in metadata:
         raise Refusal(
             "not a skae file: its metadata has no 'format' key (a safetensors "
@@ -472,13 +629,16 @@ def _check_metadata(metadata: dict[str, str]) -> type:
             f"{FORMAT!r}."
         )
     version = metadata.get("format_version", FORMAT_VERSION)
-    if version != FORMAT_VERSION:
+    if version not in (FORMAT_VERSION, _UNDIGESTED_VERSION):
         raise Refusal(
             f"unsupported format_version {version[:40]!r}: this skae reads "
-            f"version {FORMAT_VERSION} (was the file written by a newer skae?)."
+            f"versions {_UNDIGESTED_VERSION} and {FORMAT_VERSION} (was the file "
+            "written by a newer skae?)."
         )
-    unknown = sorted(set(metadata) - {*_METADATA, *_INFO_METADATA})
-    missing = [key for key in _METADATA if key not in metadata]
+    digested = version == FORMAT_VERSION
+    required = (*_METADATA, *_DIGESTS) if digested else _METADATA
+    unknown = sorted(set(metadata) - {*required, *_INFO_METADATA})
+    missing = [key for key in required if key not in metadata]
     if unknown:
         raise Refusal(
             f"the metadata has keys save never writes: unknown {_names(unknown)}."
@@ -499,7 +659,7 @@ def _restore_params(cls: type, text: str) -> _Estimator:
     """A new, unfitted estimator with the saved (and validated) parameters."""
     params = _json_object(text, "params")
     # Files from before these parameters existed hold models without them.
-    added = {**_PARAMS_ADDED, **_CLASS_PARAMS_ADDED[cls]}
+    added = {**_PARAMS_ADDED, **_entry(_CLASS_PARAMS_ADDED, cls)}
     params = {**added, **params}
     _check_names(params, cls._get_param_names(), "params")
     return _validated(cls(**params), "params")
@@ -516,7 +676,8 @@ def _validated(estimator: _Estimator, what: str) -> _Estimator:
 
 def _restore_architecture(cls: type, value: Any) -> _Estimator:
     """An estimator whose parameters are the fitted architecture's entries."""
-    names, appended = _ARCHITECTURE[cls], _ARCHITECTURE_ADDED[cls]
+    names = _entry(_ARCHITECTURE, cls)
+    appended = _entry(_ARCHITECTURE_ADDED, cls)
     older = len(names) - len(appended)
     if isinstance(value, tuple) and len(value) in (older, older - len(_MLP_ENTRIES)):
         value = (*value, *appended)
@@ -563,6 +724,8 @@ def _restore_attributes(cls: type, text: str) -> dict[str, Any]:
         )
     if "active_units_" in saved:
         attributes.update(_active_units(saved, attributes["n_components_"]))
+    if "classes_" in saved:
+        attributes.update(_labels(saved))
     if "latent_density_" in saved:
         attributes["latent_density_"] = _restore_mixture(
             saved["latent_density_"], attributes["n_components_"]
@@ -587,6 +750,70 @@ def _active_units(saved: dict, n_components: int) -> dict[str, Any]:
             f"posterior_mean_variance_ above {ACTIVE_UNIT_THRESHOLD}."
         )
     return {"posterior_mean_variance_": variance, "active_units_": count}
+
+
+def _labels(saved: dict) -> dict[str, Any]:
+    """``classes_``, ``class_count_`` and ``class_prior_``, checked together."""
+    classes = _classes(saved["classes_"])
+    count = _floats(saved, "class_count_")
+    if not (
+        len(count) == len(classes)
+        and all(math.isfinite(c) and c >= 0 and c == math.floor(c) for c in count)
+        and sum(count) > 0
+    ):
+        raise Refusal(
+            f"class_count_ must hold a whole number >= 0 for each of the "
+            f"{len(classes)} classes_, not all 0, got {preview(count)}."
+        )
+    count = np.array(count, dtype=np.float64)
+    prior = np.array(_floats(saved, "class_prior_"), dtype=np.float64)
+    if prior.shape != count.shape or not np.array_equal(prior, count / count.sum()):
+        raise Refusal(
+            "class_prior_ differs from class_count_ / class_count_.sum(), "
+            f"got {preview(prior.tolist())}."
+        )
+    return {"classes_": classes, "class_count_": count, "class_prior_": prior}
+
+
+def _classes(value: Any) -> np.ndarray:
+    """``classes_`` rebuilt from its dtype and values: sorted distinct labels."""
+    entry = _object(value, "classes_")
+    _check_names(entry, ("dtype", "values"), "classes_ entries")
+    dtype, values = entry["dtype"], entry["values"]
+    if not (isinstance(dtype, str) and _CLASS_DTYPES.fullmatch(dtype)):
+        raise Refusal(
+            "classes_ dtype must be a little-endian bool, integer, float, str "
+            f"or object dtype, got {preview(dtype)}."
+        )
+    dtype = np.dtype(dtype)
+    types = _CLASS_VALUE_TYPES.get(dtype.kind, (str, int, float))
+    if not (
+        isinstance(values, list)
+        and values
+        and all(type(v) in types for v in values)
+        and len({type(v) for v in values}) == 1
+    ):
+        raise Refusal(
+            f"classes_ values must be a non-empty list of labels of one type "
+            f"that the dtype {dtype} holds, got {preview(values)}."
+        )
+    if len(values) * dtype.itemsize > _MAX_CLASSES_BYTES:
+        raise Refusal(
+            f"classes_ would take {len(values)} x {dtype.itemsize} bytes, more "
+            f"than the {_MAX_CLASSES_BYTES} any fit makes room for."
+        )
+    try:
+        with np.errstate(all="ignore"):
+            classes = np.array(values, dtype=dtype)
+        distinct = np.array_equal(np.unique(classes), classes)
+    except (OverflowError, TypeError, ValueError):
+        distinct = False
+    if not (distinct and classes.tolist() == values):
+        raise Refusal(
+            f"classes_ must be distinct sorted labels that its dtype {dtype} "
+            f"holds exactly (as fit sets them), got {preview(values)}."
+        )
+    return classes
 
 
 def _restore_mixture(value: Any, n_components: int) -> GaussianMixture | None:

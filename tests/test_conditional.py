@@ -206,6 +206,11 @@ def test_label_validation(digits):
         cvae.sample(2, y=[0, 42])
     with pytest.raises(ValueError, match="1-D"):
         cvae.sample(2, y=[[0, 1]])
+    # Labels are not cast to the classes' dtype: neither "7" nor 7.5 is 7.
+    for label in ["7", 7.5, [7, 7.5]]:
+        with pytest.raises(ValueError, match="previously unseen labels: \\["):
+            cvae.sample(2, y=label)
+    assert np.array_equal(cvae.sample(2, y=7.0), cvae.sample(2, y=7))
     # Unseen labels in a warm start: the fitted model is kept.
     cvae.set_params(warm_start=True)
     before = cvae.transform(X)
@@ -260,12 +265,15 @@ def test_pipeline_clone_pickle(digits):
     )
 
 
-def test_save_refuses_with_a_pickle_hint(digits, tmp_path):
+def test_save_and_load(digits, tmp_path):
+    # More in test_persistence_conditional.py.
     X_train, _, y_train, _ = digits
     cvae = ConditionalVAETransformer(**FAST).fit(X_train[:50], y_train[:50])
-    with pytest.raises(TypeError, match=r"ConditionalVAETransformer.*joblib\.dump"):
-        skae.save(cvae, tmp_path / "cvae.safetensors")
-    assert not list(tmp_path.iterdir())
+    skae.save(cvae, tmp_path / "cvae.safetensors")
+    loaded = skae.load(tmp_path / "cvae.safetensors")
+    np.testing.assert_array_equal(
+        loaded.sample(5, 0, y=3), cvae.sample(5, random_state=0, y=3)
+    )
 
 
 def test_recommend_is_not_available(digits):

@@ -18,7 +18,14 @@ from sklearn.exceptions import NotFittedError
 
 import skae._base
 from skae import AutoencoderTransformer, VAETransformer
-from skae._persistence import _from_json, _to_json, load, save
+from skae._persistence import (
+    _from_json,
+    _metadata_digest,
+    _tensor_digest,
+    _to_json,
+    load,
+    save,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -50,10 +57,22 @@ def read_file(path):
         return dict(f.metadata()), {key: f.get_tensor(key) for key in f.keys()}
 
 
-def rewrite(src, dst, change):
-    """Write ``src`` again as ``dst`` after ``change(metadata, arrays)``."""
+def stamp(metadata, arrays):
+    """Record the digests of ``metadata`` and ``arrays`` as save does."""
+    metadata["tensors_sha256"] = _tensor_digest(arrays)
+    metadata["metadata_sha256"] = _metadata_digest(metadata)
+
+
+def rewrite(src, dst, change, restamp=True):
+    """Write ``src`` again as ``dst`` after ``change(metadata, arrays)``.
+
+    With ``restamp`` the digests are recomputed, as someone who forges a file
+    would: what is refused is then the change itself, not its digest.
+    """
     metadata, arrays = read_file(src)
     change(metadata, arrays)
+    if restamp:
+        stamp(metadata, arrays)
     save_file(arrays, dst, metadata=metadata)
     return dst
 
@@ -278,7 +297,7 @@ def test_what_is_not_plain_data_cannot_be_saved(fitted, tmp_path):
 
     mine = MyVAE()
     vars(mine).update(vars(est))
-    with pytest.raises(TypeError, match="only AutoencoderTransformer and VAE"):
+    with pytest.raises(TypeError, match="only AutoencoderTransformer, VAETransf"):
         save(mine, path)
     assert not path.exists()
     save(est, path)  # what is left is fine
@@ -387,7 +406,7 @@ REDUCE = {"__reduce__": ["os.system", ["touch pwned"]]}
 W = "module_.encoder.0.weight"
 
 TAMPERED = {
-    # the class: only the two estimators, looked up by name in a dict
+    # the class: only the three estimators, looked up by name in a dict
     "class-os.system": (set_meta(**{"class": "os.system"}), "class 'os.system' is not"),
     "class-eval": (set_meta(**{"class": "builtins.eval"}), "'builtins.eval' is not"),
     "class-qualified": (
@@ -399,7 +418,11 @@ TAMPERED = {
     # the header
     "format-missing": (drop_meta("format"), "not a skae file.*no 'format' key"),
     "format-other": (set_meta(format="pickle"), "not a skae file.*'pickle'"),
-    "format-version": (set_meta(format_version="2"), "unsupported format_version '2'"),
+    "format-version": (set_meta(format_version="3"), "unsupported format_version '3'"),
+    "format-1-with-digests": (
+        set_meta(format_version="1"),
+        r"keys save never writes.*\['metadata_sha256', 'tensors_sha256'\]",
+    ),
     "metadata-extra": (set_meta(loader="pickle"), r"unknown \['loader'\]"),
     "metadata-missing": (drop_meta("attributes"), r"missing \['attributes'\]"),
     # params
@@ -719,6 +742,7 @@ def test_any_json_in_params_or_attributes_loads_or_is_refused(data, saved_ae):
     name = data.draw(st.sampled_from(sorted(target)))
     target[name] = data.draw(json_values)
     metadata[key] = json.dumps(target if target is entry else entry)
+    stamp(metadata, arrays)
     path = saved_ae.with_name("edited.safetensors")
     save_file(arrays, path, metadata=metadata)
     try:
