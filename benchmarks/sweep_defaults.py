@@ -28,7 +28,6 @@ import argparse
 import json
 import math
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -146,6 +145,14 @@ RULES: dict[str, Callable[[int, int, float], tuple[dict, dict]]] = {
     "rule, vae beta 0.5 warmup": _with(
         rule_base, vae=dict(beta=0.5, kl_warmup=lambda n, d, s: epochs(n) // 4)
     ),
+    "rule, vae beta 0.5 noise": _with(
+        rule_base,
+        vae=dict(
+            beta=0.5,
+            corruption="gaussian",
+            corruption_level=lambda n, d, s: noise_factor(n) * s,
+        ),
+    ),
     "rule, vae noise": _with(
         rule_base,
         vae=dict(
@@ -179,8 +186,9 @@ def pca_row(k: int, X_train, X_test, y_train, y_test) -> dict:
     logreg, knn = classify(
         model.transform(X_train), model.transform(X_test), y_train, y_test
     )
-    return dict(pca_error=round(test_error(model, X_test), 4), pca_logreg=logreg,
-                pca_knn=knn)
+    return dict(
+        pca_error=round(test_error(model, X_test), 4), pca_logreg=logreg, pca_knn=knn
+    )
 
 
 def run(args, out) -> None:
@@ -202,21 +210,33 @@ def run(args, out) -> None:
                             p["max_iter"] = 2
                         if args.max_iter:
                             p["max_iter"] = args.max_iter
-                        model = MODELS[kind](k, random_state=seed, device=args.device,
-                                             **p)
+                        model = MODELS[kind](
+                            k, random_state=seed, device=args.device, **p
+                        )
                         seconds, stopped = fit_counted(model, X_train)
                         codes = model.transform(X_train), model.transform(X_test)
                         logreg, knn = classify(*codes, y_train, y_test)
                         row = dict(
-                            dataset=args.dataset, rule=name, model=kind, k=k,
-                            split=split, seed=seed, n_train=n, n_features=d,
+                            dataset=args.dataset,
+                            rule=name,
+                            model=kind,
+                            k=k,
+                            split=split,
+                            seed=seed,
+                            n_train=n,
+                            n_features=d,
                             spread=round(s, 4),
-                            params={a: (list(b) if isinstance(b, tuple) else b)
-                                    for a, b in p.items()},
-                            epochs=model.n_iter_, warned=not stopped,
+                            params={
+                                a: (list(b) if isinstance(b, tuple) else b)
+                                for a, b in p.items()
+                            },
+                            epochs=model.n_iter_,
+                            warned=not stopped,
                             seconds=round(seconds, 2),
                             test_error=round(test_error(model, X_test), 4),
-                            logreg=logreg, knn=knn, **base,
+                            logreg=logreg,
+                            knn=knn,
+                            **base,
                             device=device_label(model),
                         )
                         print(json.dumps(row), flush=True)
@@ -229,8 +249,15 @@ def report(path: Path) -> str:
     """Mean over splits and seeds per (dataset, n, rule, model, k)."""
     groups: dict[tuple, list] = {}
     for r in map(json.loads, path.read_text().splitlines()):
-        key = (r["dataset"], r["n_train"], r.get("split", 0) >= 5, r["rule"],
-               r["model"], r["k"], r["params"].get("max_iter"))
+        key = (
+            r["dataset"],
+            r["n_train"],
+            r.get("split", 0) >= 5,
+            r["rule"],
+            r["model"],
+            r["k"],
+            r["params"].get("max_iter"),
+        )
         groups.setdefault(key, []).append(r)
     lines = [
         "| data | n | splits | rule | model | k | fits | error | PCA | logreg | PCA "
@@ -256,17 +283,20 @@ def report(path: Path) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("rules", nargs="*", help=f"names of RULES: {list(RULES)}")
-    parser.add_argument("--dataset", default="digits",
-                        choices=["digits", "mnist", "fashion"])
+    parser.add_argument(
+        "--dataset", default="digits", choices=["digits", "mnist", "fashion"]
+    )
     parser.add_argument("--data", default=None, help="npz file (MNIST/Fashion)")
     parser.add_argument("--n-train", type=int, default=10000)
     parser.add_argument("--first-split", type=int, default=0)
     parser.add_argument("--ks", type=int, nargs="+", default=[2, 8, 16])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
-    parser.add_argument("--models", nargs="+", default=["ae", "vae"],
-                        choices=list(MODELS))
-    parser.add_argument("--max-iter", type=int, default=None,
-                        help="override the rule's epochs")
+    parser.add_argument(
+        "--models", nargs="+", default=["ae", "vae"], choices=list(MODELS)
+    )
+    parser.add_argument(
+        "--max-iter", type=int, default=None, help="override the rule's epochs"
+    )
     parser.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--json", type=Path, help="append one JSON line per fit")
     parser.add_argument("--report", type=Path, help="print the table of a run")
