@@ -8,17 +8,47 @@ import platform
 import sys
 import time
 
+import sklearn
 import torch
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
+from . import __version__
 from ._compare import DIGITS_SETTING_TEXT, compare, default_models, format_table
 from .datasets import load_image_dataset
 
 
-def _parser() -> argparse.ArgumentParser:
+def _bounded_int(minimum: int, maximum: int | None = None):
+    """An argparse type: an int in [minimum, maximum], else an argparse error."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < minimum or (maximum is not None and value > maximum):
+            bound = f"at least {minimum}"
+            if maximum is not None:
+                bound = f"between {minimum} and {maximum}"
+            raise argparse.ArgumentTypeError(f"must be {bound}, got {value}")
+        return value
+
+    parse.__name__ = "integer"  # argparse names the type in some messages
+    return parse
+
+
+def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+    """The ``skae`` parser and its ``compare`` subparser."""
     parser = argparse.ArgumentParser(
         prog="skae", description="Autoencoders as scikit-learn transformers."
+    )
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=(
+            f"skae {__version__} (torch {torch.__version__}, scikit-learn "
+            f"{sklearn.__version__}, Python {platform.python_version()})"
+        ),
     )
     sub = parser.add_subparsers(dest="command", required=True)
     cmp = sub.add_parser(
@@ -26,7 +56,7 @@ def _parser() -> argparse.ArgumentParser:
         help="compare PCA, AutoencoderTransformer and VAETransformer",
         description=(
             "Fit PCA, AutoencoderTransformer and VAETransformer at several latent "
-            "sizes on sklearn's digits (75%% train, 25%% test), MNIST or "
+            "sizes on sklearn's digits (75% train, 25% test), MNIST or "
             "Fashion-MNIST and print "
             "reconstruction error, logistic-regression and 5-nearest-neighbour "
             "accuracy on the codes, "
@@ -34,7 +64,12 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     cmp.add_argument(
-        "--n-components", type=int, nargs="+", default=[2, 8, 16], metavar="K"
+        "--n-components",
+        type=_bounded_int(1),
+        nargs="+",
+        default=[2, 8, 16],
+        metavar="K",
+        help=("latent sizes, each from 1 to the number of features (default 2 8 16)"),
     )
     cmp.add_argument(
         "--dataset",
@@ -53,18 +88,45 @@ def _parser() -> argparse.ArgumentParser:
             "skae.datasets.load_mnist and load_fashion_mnist)"
         ),
     )
-    cmp.add_argument("--max-iter", type=int, default=100, help="epochs (default 100)")
-    cmp.add_argument("--random-state", type=int, default=0)
+    cmp.add_argument(
+        "--max-iter", type=_bounded_int(1), default=100, help="epochs (default 100)"
+    )
+    cmp.add_argument(
+        "--random-state",
+        type=_bounded_int(0, 2**32 - 1),
+        default=0,
+        help="seed of the split and the fits, 0 to 2**32 - 1 (default 0)",
+    )
     cmp.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     cmp.add_argument("--quiet", action="store_true", help="no progress bar")
-    return parser
+    return parser, cmp
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``skae`` console script."""
-    args = _parser().parse_args(argv)
+    """Entry point of the ``skae`` console script.
+
+    Parameters
+    ----------
+    argv : list of str, default=None
+        The arguments, without the program name; None reads ``sys.argv``.
+
+    Returns
+    -------
+    status : int
+        0 on success. Bad arguments exit with status 2 and argparse's
+        message, as ``--help`` and ``--version`` exit with 0.
+    """
+    parser, cmp = _parser()
+    args = parser.parse_args(argv)
+    if args.data is not None and args.dataset == "digits":
+        cmp.error("--data applies to --dataset mnist or fashion, not digits")
+    if args.device == "cuda" and not torch.cuda.is_available():
+        cmp.error("--device cuda: CUDA is not available on this machine")
     if args.dataset in ("mnist", "fashion"):
-        images = load_image_dataset(args.dataset, args.data)
+        try:
+            images = load_image_dataset(args.dataset, args.data)
+        except (OSError, ValueError) as error:
+            cmp.error(f"--dataset {args.dataset}: {error}")
         X_train, X_test = images.X_train, images.X_test
         y_train, y_test = images.y_train, images.y_test
         units = "pixels 0..1"
@@ -74,6 +136,13 @@ def main(argv: list[str] | None = None) -> int:
             X, y, test_size=0.25, random_state=args.random_state, stratify=y
         )
         units = "pixels 0..16"
+    n_train, n_features = X_train.shape
+    too_large = [k for k in args.n_components if k > min(n_train, n_features)]
+    if too_large:
+        cmp.error(
+            f"--n-components {too_large[0]} exceeds the {n_features} features "
+            f"or the {n_train} training samples of {args.dataset}"
+        )
     print(
         f"{args.dataset}: {X_train.shape[0]} train / {X_test.shape[0]} test samples, "
         f"{X_train.shape[1]} features; max_iter={args.max_iter}, "

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from sklearn.utils import Bunch
 
+import skae
 from skae import datasets
 from skae._compare import DIGITS_SETTING, format_table
 from skae.cli import main
@@ -109,3 +111,76 @@ def test_help_names_fashion(capsys):
     with pytest.raises(SystemExit):
         main(["compare", "--help"])
     assert "Fashion-MNIST" in capsys.readouterr().out
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"skae {skae.__version__} (torch ")
+
+
+def test_help_shows_percent_signs_once(capsys):
+    with pytest.raises(SystemExit):
+        main(["compare", "--help"])
+    out = capsys.readouterr().out
+    assert "75% train, 25% test" in " ".join(out.split())
+    assert "%%" not in out
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--n-components", "0"], "argument --n-components: must be at least 1, got 0"),
+        (["--n-components", "2", "-3"], "argument --n-components: must be at least 1"),
+        (["--n-components", "two"], "argument --n-components: 'two' is not an"),
+        (["--n-components", "65"], "--n-components 65 exceeds the 64 features"),
+        (["--max-iter", "0"], "argument --max-iter: must be at least 1, got 0"),
+        (["--max-iter", "-5"], "argument --max-iter: must be at least 1, got -5"),
+        (["--random-state", "-1"], "argument --random-state: must be between 0"),
+        (["--random-state", str(2**32)], "argument --random-state: must be between"),
+        (["--dataset", "cifar"], "argument --dataset: invalid choice: 'cifar'"),
+        (["--device", "tpu"], "argument --device: invalid choice: 'tpu'"),
+        (["--data", "somewhere"], "--data applies to --dataset mnist or fashion"),
+    ],
+)
+def test_bad_values_are_argparse_errors(argv, message, capsys):
+    # Exit status 2 and a usage line, as argparse does: no traceback, no fit.
+    with pytest.raises(SystemExit) as info:
+        main(["compare", *argv, "--quiet"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: skae compare")
+    assert f"skae compare: error: {message}" in err
+
+
+def test_cuda_on_a_machine_without_it_is_an_argparse_error(capsys, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(SystemExit) as info:
+        main(["compare", "--device", "cuda"])
+    assert info.value.code == 2
+    assert "--device cuda: CUDA is not available" in capsys.readouterr().err
+
+
+def test_console_script_reports_bad_values_without_a_traceback():
+    result = subprocess.run(
+        [sys.executable, "-m", "skae", "compare", "--max-iter", "0"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "--max-iter: must be at least 1, got 0" in result.stderr
+
+
+def test_missing_images_are_an_argparse_error(capsys, monkeypatch):
+    def not_found(data_home=None):
+        raise OSError(f"MNIST was not found (data_home: {data_home})")
+
+    monkeypatch.setattr(datasets, "load_mnist", not_found)
+    with pytest.raises(SystemExit) as info:
+        main(["compare", "--dataset", "mnist", "--data", "/no/such.npz"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "error: --dataset mnist: MNIST was not found (data_home: /no/such" in err
