@@ -6,7 +6,7 @@ import copy
 import math
 import warnings
 from abc import ABCMeta, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from functools import partial
 from numbers import Integral, Real
@@ -28,7 +28,15 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from . import architectures
 from ._corruption import CORRUPTIONS, make_corruption
-from ._inference import batch_invariant, map_tiles
+from ._inference import (
+    ModelMemo,
+    TilePlan,
+    map_tiles,
+    model_memo,
+    plan_tiles,
+    tile_size,
+)
+from ._invariant import batch_invariant
 from ._latent import _LatentMixin
 from ._layout import umap_layout
 from ._modules import ACTIVATIONS, Builder, activation_elements, init_parameters
@@ -67,6 +75,10 @@ INPUT_DTYPES = [
     np.int64,
     np.bool_,
 ]
+
+
+# The dtypes of INPUT_DTYPES that validate_data keeps as they are.
+_PLAIN_DTYPES = frozenset(INPUT_DTYPES)
 
 
 def output_dtype(X) -> np.dtype:
@@ -109,6 +121,11 @@ def _available(device: torch.device) -> bool:
     if device.type == "mps":
         return torch.backends.mps.is_available()
     return device.type == "cpu"
+
+
+def _copy_into(src: torch.Tensor, dst: torch.Tensor) -> None:
+    """Rows ``src`` into tile ``dst`` as they are (codes, raw rows)."""
+    dst.copy_(src)
 
 
 @contextmanager
@@ -624,6 +641,8 @@ class _BaseAutoencoder(
         used); anything else is converted to float64. A memory-mapped array
         stays memory-mapped (see :mod:`skae._rows`).
         """
+        if not reset and self._is_plain_rows(X):
+            return _check_float32_range(X)
         X_in = X
         X = validate_data(self, X, dtype=INPUT_DTYPES, accept_sparse="csr", reset=reset)
         if isinstance(X_in, np.memmap) and X.base is X_in:
@@ -633,16 +652,43 @@ class _BaseAutoencoder(
             X.sum_duplicates()
         return _check_float32_range(X)
 
+    def _is_plain_rows(self, X) -> bool:
+        """Whether ``validate_data(reset=False)`` would return X as it is.
+
+        The serving path: a finite 2-D ndarray of a kept dtype and of the
+        fitted width, for a model fitted without feature names. Anything
+        else (lists, frames, sparse or memory-mapped input, NaN, a wrong
+        width) goes through ``validate_data`` and its messages.
+        """
+        return (
+            type(X) is np.ndarray
+            and X.ndim == 2
+            and X.shape[0] >= 1
+            and X.dtype.type in _PLAIN_DTYPES
+            and X.shape[1] == getattr(self, "n_features_in_", -1)
+            and not hasattr(self, "feature_names_in_")
+            and not (X.dtype.kind == "f" and not np.isfinite(X).all())
+        )
+
     def _device(self) -> torch.device:
         return _module_device(self.module_)
 
+    def _memo(self) -> ModelMemo:
+        """What inference computes once per fitted model (:func:`model_memo`)."""
+        return model_memo(self, self.module_, (id(self.mean_), id(self.scale_)))
+
     def _standardizer(self) -> Standardizer:
         """The fitted scaling of the data's features."""
-        return Standardizer(self.mean_, self.scale_)
+        return self._memo().get(
+            "standardizer", lambda: Standardizer(self.mean_, self.scale_)
+        )
 
     def _row_standardizer(self) -> Standardizer:
         """The fitted scaling of the rows the module reads (see ``_row_scaling``)."""
-        return Standardizer(*self._row_scaling(self.mean_, self.scale_))
+        return self._memo().get(
+            "row_standardizer",
+            lambda: Standardizer(*self._row_scaling(self.mean_, self.scale_)),
+        )
 
     def _row_bytes(self, n_draws: int = 1, itemsize: int = 4) -> int:
         """Bytes one input row takes in inference with ``n_draws`` decoder passes.
@@ -650,16 +696,22 @@ class _BaseAutoencoder(
         An estimate of the live tensors per row (input, the encoder's layer
         outputs and, per draw, the decoder's layer outputs, its output and
         the terms of its likelihood) that sizes the tiles to the memory
-        budget of :mod:`skae._inference`. The layer outputs are counted by a
-        dry run of the fitted module on the meta device
+        budget of :mod:`skae._inference`. The layer outputs are counted once
+        per model by a dry run of the fitted module on the meta device
         (:func:`skae._modules.activation_elements`), so convolutional and
         user-defined architectures are sized as well as the MLP.
         """
+        encoder, decoder = self._memo().get("activations", self._activations)
         n_features = self.n_features_in_
-        encoder = activation_elements(self.module_.encoder, n_features)
-        decoder = activation_elements(self.module_.decoder, self._code_width())
         per_draw = 3 * n_features + 2 * (decoder + self.n_components_)
         return itemsize * (2 * n_features + encoder + n_draws * per_draw)
+
+    def _activations(self) -> tuple[int, int]:
+        """Elements per row of the encoder's and the decoder's layer outputs."""
+        return (
+            activation_elements(self.module_.encoder, self.n_features_in_),
+            activation_elements(self.module_.decoder, self._code_width()),
+        )
 
     def _code_width(self) -> int:
         """Width of the codes the decoder reads."""
@@ -669,31 +721,82 @@ class _BaseAutoencoder(
         """The fitted module for inference in ``dtype``, batch-invariant.
 
         Its linear layers multiply with inner dimensions padded to a multiple
-        of 16 (see :func:`skae._inference.batch_invariant`), so that a row's
-        result does not depend on its position in a tile.
+        of 16 and summed in chunks (see :func:`skae._invariant.batch_invariant`),
+        so that a row's result depends neither on its position in a tile nor
+        on the tile's size. Built once per fitted model and dtype.
         """
-        module = self.module_
-        if dtype != torch.float32:
-            module = copy.deepcopy(module).to(dtype)
-        return batch_invariant(module)
 
-    def _map_scaled(self, fn, X, out_shape, dtype, **kwargs) -> np.ndarray:
-        """``map_tiles`` over the scaled rows of X."""
-        prepare = self._row_standardizer().scale_into
+        def build() -> torch.nn.Module:
+            module = self.module_
+            if dtype != torch.float32:
+                module = copy.deepcopy(module).to(dtype)
+            return batch_invariant(module)
+
+        return self._memo().get(("module", dtype), build)
+
+    def _map_scaled(
+        self,
+        fn,
+        X,
+        out_shape,
+        dtype,
+        *,
+        op: Hashable | None,
+        row_bytes: int,
+        compute_dtype: torch.dtype = torch.float32,
+        prepare=None,
+        finish=None,
+    ) -> np.ndarray:
+        """``map_tiles`` over the rows of X, scaled by the row standardizer.
+
+        ``op`` names what ``fn`` computes (with everything ``fn`` depends on
+        besides the fitted model) so that its :class:`TilePlan` is checked
+        once (:func:`skae._inference.plan_tiles`); None runs every tile at
+        the largest size (for ``fn`` whose results depend on the tiles, such
+        as random draws taken tile by tile).
+        """
+        if prepare is None:
+            prepare = self._row_standardizer().scale_into
+        device = self._device()
+        plan = None
+        if op is not None:
+            plan = self._tile_plan(
+                (op, X.shape[1], compute_dtype), fn, X.shape[1], row_bytes
+            )
         return map_tiles(
-            fn, X, out_shape, dtype, self._device(), prepare=prepare, **kwargs
+            fn,
+            X,
+            out_shape,
+            dtype,
+            device,
+            row_bytes=row_bytes,
+            compute_dtype=compute_dtype,
+            prepare=prepare,
+            finish=finish,
+            plan=plan,
+        )
+
+    def _tile_plan(self, op: tuple, fn, n_in: int, row_bytes: int) -> TilePlan:
+        """The tiles of ``op``, checked once per model, device and thread count."""
+        device = self._device()
+        largest = tile_size(device, row_bytes)
+        compute_dtype = op[-1]
+        key = ("plan", op, largest, torch.get_num_threads())
+        return self._memo().get(
+            key, lambda: plan_tiles(fn, n_in, device, largest, compute_dtype)
         )
 
     def _decode_to(self, Z: np.ndarray, dtype) -> np.ndarray:
         """Decode codes ``Z`` into the caller's units (unscaled in float64)."""
         module = self._inference_module()
-        return map_tiles(
+        return self._map_scaled(
             module.reconstruct,
             Z,
             (self.n_features_in_,),
             dtype,
-            self._device(),
+            op="reconstruct",
             row_bytes=self._row_bytes(),
+            prepare=_copy_into,
             finish=self._standardizer().unscale,
         )
 
@@ -722,7 +825,12 @@ class _BaseAutoencoder(
             return self._encode(module, xs)
 
         return self._map_scaled(
-            encode, X, (self.n_components_,), dtype, row_bytes=self._row_bytes()
+            encode,
+            X,
+            (self.n_components_,),
+            dtype,
+            op="encode",
+            row_bytes=self._row_bytes(),
         )
 
     def inverse_transform(self, X):
@@ -801,6 +909,7 @@ class _BaseAutoencoder(
             X,
             (),
             np.float64,
+            op="score",
             row_bytes=self._row_bytes(self._n_score_draws, itemsize),
             compute_dtype=dtype,
         )
@@ -880,7 +989,9 @@ class _BaseAutoencoder(
                 f"n_items must be an integer in [1, n_features={X.shape[1]}], "
                 f"got {n_items!r}."
             )
-        standardizer = self._standardizer().to(self._device())
+        standardizer = self._memo().get(
+            "device_standardizer", lambda: self._standardizer().to(self._device())
+        )
         module = self._inference_module()
 
         def top(x: torch.Tensor) -> torch.Tensor:
@@ -890,14 +1001,15 @@ class _BaseAutoencoder(
                 scores = scores.masked_fill(x != 0, -math.inf)
             return torch.topk(scores, int(n_items), dim=1).indices
 
-        return map_tiles(
+        return self._map_scaled(
             top,
             X,
             (int(n_items),),
             np.int64,
-            self._device(),
+            op=("recommend", int(n_items), bool(exclude_seen)),
             row_bytes=self._row_bytes(itemsize=8),
             compute_dtype=torch.float64,
+            prepare=_copy_into,
         )
 
     @property

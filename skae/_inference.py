@@ -1,21 +1,36 @@
-"""Batch-invariant inference in fixed-size tiles of bounded memory.
+"""Batch-invariant inference in tiles of bounded memory.
 
 Matrix products in float32 give slightly different results for a row
-depending on how many rows are multiplied together. To make every output row
-a function of its input row alone (bit for bit, whatever else is in the
-batch) inference always runs on tiles of exactly the same number of rows, the
-last one padded with zeros. That number depends only on the model and the
-operation: as many rows as fit a memory budget (given the bytes one row takes
-inside the computation), at most :data:`CPU_TILE` (or :data:`CUDA_TILE`)
-rows, at least one. Rows are copied into a reusable buffer tile by tile, so
-no copy of the whole input is ever made.
+depending on how many rows are multiplied together and where the row sits.
+To make every output row a function of its input row alone (bit for bit,
+whatever else is in the call) inference runs on tiles of a few fixed sizes,
+the last one padded with zeros, through linear layers whose products cannot
+tell these sizes apart:
+
+* a row's position in a tile does not matter once the inner dimension of
+  a product is a multiple of 16 (MKL's kernels treat rows alike then);
+* the number of rows does not matter from :data:`MIN_TILE` rows on once the
+  inner dimension is at most 512 (below that MKL switches to small-matrix
+  kernels, whose threshold grows with the inner dimension and the thread
+  count); wider products are summed chunk by chunk
+  (:class:`skae._invariant.ChunkedLinear`).
+
+A :class:`TilePlan` checks this on the fitted model once, on a random probe,
+for the operation, the device and the thread count at hand: a call of a few
+rows then runs on a small tile (fast single-row calls), a large call on tiles
+of the largest size. Where the check fails (another BLAS, a GPU), every tile
+has the largest size, as before. That size is as many rows as fit a memory
+budget (given the bytes one row takes inside the computation), at most
+:data:`CPU_TILE` (or :data:`CUDA_TILE`) rows, at least one. Rows are copied
+into a tile buffer tile by tile, so no copy of the whole input is ever made.
 """
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Hashable
 from functools import partial
+from typing import Any
 
 import numpy as np
 import torch
@@ -29,57 +44,9 @@ CUDA_TILE = 8192
 CPU_TILE_BYTES = 64 * 2**20
 CUDA_TILE_BYTES = 1024 * 2**20
 
-PAD_MULTIPLE = 16
+MIN_TILE = 16
 
 Prepare = Callable[[torch.Tensor, torch.Tensor], object]
-
-
-class PaddedLinear(nn.Module):
-    """A linear layer computed with its inner dimension zero-padded.
-
-    CPU matrix products (MKL) give a row a result that depends on its
-    position in the batch when the inner dimension is not a multiple of 4
-    or so (e.g. 30 inputs); padding it with zeros to a multiple of
-    :data:`PAD_MULTIPLE` leaves the result exact and makes it the same in
-    every position.
-    """
-
-    def __init__(self, linear: nn.Linear, multiple: int = PAD_MULTIPLE) -> None:
-        super().__init__()
-        self.pad = -linear.in_features % multiple
-        self.weight = nn.functional.pad(linear.weight.detach(), (0, self.pad))
-        self.bias = linear.bias
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return nn.functional.linear(
-            nn.functional.pad(x, (0, self.pad)), self.weight, self.bias
-        )
-
-
-def batch_invariant(module: nn.Module, multiple: int = PAD_MULTIPLE) -> nn.Module:
-    """``module`` with its linear layers padded where needed (:class:`PaddedLinear`).
-
-    A submodule with a ``batch_invariant(multiple)`` method pads its own
-    products.
-
-    Modules on the way to a padded layer are shallow copies; everything else,
-    the weights included, is shared with ``module``, which is left as it is.
-    """
-    if isinstance(module, nn.Linear):
-        return (
-            PaddedLinear(module, multiple) if module.in_features % multiple else module
-        )
-    if hasattr(module, "batch_invariant"):  # e.g. skae._modules.LinearPath
-        return module.batch_invariant(multiple)
-    children = {
-        name: batch_invariant(child, multiple)
-        for name, child in module.named_children()
-    }
-    if all(children[name] is child for name, child in module.named_children()):
-        return module
-    clone = copy.copy(module)
-    clone._modules = {**module._modules, **children}
-    return clone
 
 
 def rows_in_budget(device: torch.device, row_bytes: int) -> int:
@@ -92,6 +59,126 @@ def tile_size(device: torch.device, row_bytes: int = 0) -> int:
     """Rows per inference tile on ``device`` for rows of ``row_bytes`` each."""
     most = CPU_TILE if device.type == "cpu" else CUDA_TILE
     return min(most, rows_in_budget(device, row_bytes))
+
+
+class TilePlan:
+    """Tile sizes of one operation of one fitted model: ``sizes``, ascending.
+
+    The largest size holds as many rows as the memory budget allows; the
+    smaller ones (a ladder from :data:`MIN_TILE`, each twice the last)
+    give the same result for every row (see :func:`plan_tiles`), so a call
+    of ``n`` rows runs on tiles of the largest size and its last (or only)
+    tile on the smallest size that holds the rest.
+    """
+
+    def __init__(self, sizes: tuple[int, ...]) -> None:
+        self.sizes = sizes
+        self.largest = sizes[-1]
+
+    def tile_for(self, n_rows: int) -> int:
+        """Rows of the tile that computes the last ``n_rows`` (<= largest) rows."""
+        for size in self.sizes:
+            if size >= n_rows:
+                return size
+        return self.largest
+
+
+def tile_ladder(largest: int) -> tuple[int, ...]:
+    """:data:`MIN_TILE`, twice that, ... below ``largest``, then ``largest``."""
+    sizes = []
+    size = MIN_TILE
+    while size < largest:
+        sizes.append(size)
+        size *= 2
+    return (*sizes, largest)
+
+
+def plan_tiles(
+    fn: Callable[[torch.Tensor], torch.Tensor],
+    n_in: int,
+    device: torch.device,
+    largest: int,
+    compute_dtype: torch.dtype = torch.float32,
+) -> TilePlan:
+    """The tiles ``fn`` may run on, checked on a random probe of ``n_in`` columns.
+
+    ``fn`` maps a tile to results row by row (as :func:`map_tiles` calls
+    it). Each smaller size of :func:`tile_ladder` is kept only if ``fn``
+    gives every row of a probe tile of that size, at its start and at its
+    end, exactly (bit for bit) the result of the largest tile; otherwise
+    the plan has the largest size alone. The probe is drawn from a fixed
+    seed: no global random state is used.
+    """
+    sizes = tile_ladder(largest)
+    if len(sizes) == 1:
+        return TilePlan(sizes)
+    generator = torch.Generator().manual_seed(0)
+    probe = torch.randn((largest, n_in), generator=generator, dtype=compute_dtype)
+    with torch.inference_mode():
+        reference = fn(probe.clone().to(device)).cpu()
+        for size in sizes[:-1]:
+            for start in (0, largest - size):
+                tile = probe[start : start + size].clone().to(device)
+                result = fn(tile).cpu()
+                expected = reference[start : start + size]
+                if not torch.allclose(result, expected, rtol=0, atol=0, equal_nan=True):
+                    return TilePlan((largest,))
+    return TilePlan(sizes)
+
+
+class ModelMemo:
+    """What inference computes once per fitted model, by key.
+
+    Belongs to ``module`` with its weights as they are now and to ``extra``
+    (e.g. the identities of the fitted scaling arrays); see
+    :func:`model_memo`. Two threads may build the same value at once; one of
+    the two equal results is kept.
+    """
+
+    def __init__(self, module: nn.Module, extra: tuple) -> None:
+        self.module = module
+        self.extra = extra
+        self.tensors = [*module.parameters(), *module.buffers()]
+        self.versions = self._versions()
+        self.values: dict[Hashable, Any] = {}
+
+    def _versions(self) -> list[tuple[int, int]]:
+        # Where each weight lives and its version counter: they change
+        # whenever a weight is modified in place or moved.
+        return [(t.data_ptr(), t._version) for t in self.tensors]
+
+    def matches(self, module: nn.Module, extra: tuple) -> bool:
+        """Whether the memo still describes ``module`` and ``extra``."""
+        return (
+            module is self.module
+            and extra == self.extra
+            and self._versions() == self.versions
+        )
+
+    def get(self, key: Hashable, build: Callable[[], Any]) -> Any:
+        """The value of ``key``, built by ``build()`` the first time."""
+        try:
+            return self.values[key]
+        except KeyError:
+            value = self.values[key] = build()
+            return value
+
+
+_MEMOS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def model_memo(owner: object, module: nn.Module, extra: tuple = ()) -> ModelMemo:
+    """The :class:`ModelMemo` of ``owner`` (an estimator) for its fitted ``module``.
+
+    Kept outside the estimator (a pickle, a clone or ``vars(estimator)``
+    never see it) for as long as the estimator lives; a refit, weights
+    changed in place or moved to another device, or another ``extra``
+    start a new memo.
+    """
+    memo = _MEMOS.get(owner)
+    if memo is None or not memo.matches(module, extra):
+        memo = _MEMOS[owner] = ModelMemo(module, extra)
+    return memo
 
 
 def _tile_reader(X, rows: int) -> Callable[[int, int], torch.Tensor]:
@@ -115,6 +202,7 @@ def map_tiles(
     compute_dtype: torch.dtype = torch.float32,
     prepare: Prepare | None = None,
     finish: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    plan: TilePlan | None = None,
 ) -> np.ndarray:
     """Apply ``fn`` to ``X`` tile by tile; return an array of ``dtype``.
 
@@ -125,10 +213,13 @@ def map_tiles(
     (``()`` for one number per row). ``finish`` post-processes each result
     on the host (e.g. undoes the scaling in float64). The tile passed to
     ``fn`` is scratch space, refilled before every call: ``fn`` may modify
-    it in place.
+    it in place. Tiles have the sizes of ``plan`` (:func:`plan_tiles`), or
+    all the size that ``row_bytes`` fits in the budget (:func:`tile_size`).
     """
     n = X.shape[0]
-    rows = tile_size(device, row_bytes)
+    if plan is None:
+        plan = TilePlan((tile_size(device, row_bytes),))
+    rows = plan.tile_for(min(n, plan.largest))
     out = np.empty((n, *out_shape), dtype=dtype)
     buf = torch.zeros((rows, X.shape[1]), dtype=compute_dtype)
     if device.type == "cuda":
@@ -137,13 +228,14 @@ def map_tiles(
     with torch.inference_mode():
         for start in range(0, n, rows):
             stop = min(start + rows, n)
+            tile = buf[: plan.tile_for(stop - start)]
             src = read(start, stop)
             if prepare is None:
-                buf[: stop - start].copy_(src)
+                tile[: stop - start].copy_(src)
             else:
-                prepare(src, buf[: stop - start])
-            buf[stop - start :] = 0.0
-            result = fn(buf.to(device, non_blocking=True))[: stop - start].cpu()
+                prepare(src, tile[: stop - start])
+            tile[stop - start :] = 0.0
+            result = fn(tile.to(device, non_blocking=True))[: stop - start].cpu()
             if finish is not None:
                 result = finish(result)
             out[start:stop] = result.numpy()

@@ -18,6 +18,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from ._invariant import chunked_product, split_inner
+
 Builder = Callable[[int, int], tuple[nn.Module, nn.Module]]
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
@@ -272,7 +274,6 @@ class LinearPath(nn.Module):
         super().__init__()
         self.weight = nn.Parameter(torch.empty(n_components, n_features))
         self.offset = nn.Parameter(torch.empty(n_features))
-        self.multiple = 1  # inner dimensions zero-padded to a multiple of this
 
     def reset_parameters_from(self, generator: torch.Generator) -> None:
         with torch.no_grad():
@@ -280,24 +281,30 @@ class LinearPath(nn.Module):
             self.offset.zero_()
 
     def project(self, x: torch.Tensor) -> torch.Tensor:
-        return _linear(x - self.offset, self.weight, self.multiple)
+        return nn.functional.linear(x - self.offset, self.weight)
 
     def reconstruct(self, z: torch.Tensor) -> torch.Tensor:
-        return _linear(z, self.weight.T, self.multiple) + self.offset
+        return nn.functional.linear(z, self.weight.T) + self.offset
 
-    def batch_invariant(self, multiple: int) -> LinearPath:
-        """A copy (sharing the parameters) whose products pad to ``multiple``."""
-        path = copy.copy(self)
-        path.multiple = multiple
-        return path
+    def batch_invariant(self) -> nn.Module:
+        """The same maps with batch-invariant products (:mod:`skae._invariant`)."""
+        return _InvariantLinearPath(self)
 
 
-def _linear(x: torch.Tensor, weight: torch.Tensor, multiple: int) -> torch.Tensor:
-    """``x @ weight.T`` with the inner dimension zero-padded to ``multiple``."""
-    pad = -x.shape[-1] % multiple
-    if pad:
-        x, weight = nn.functional.pad(x, (0, pad)), nn.functional.pad(weight, (0, pad))
-    return nn.functional.linear(x, weight)
+class _InvariantLinearPath(nn.Module):
+    """:class:`LinearPath` for inference: products chunked as by ``ChunkedLinear``."""
+
+    def __init__(self, path: LinearPath) -> None:
+        super().__init__()
+        self.offset = path.offset
+        self.project_chunks = split_inner(path.weight)
+        self.reconstruct_chunks = split_inner(path.weight.T)
+
+    def project(self, x: torch.Tensor) -> torch.Tensor:
+        return chunked_product(x - self.offset, self.project_chunks)
+
+    def reconstruct(self, z: torch.Tensor) -> torch.Tensor:
+        return chunked_product(z, self.reconstruct_chunks) + self.offset
 
 
 class PCAPathAutoencoder(Autoencoder):

@@ -477,7 +477,12 @@ class VAETransformer(_BaseAutoencoder):
             return module.encode(xs)[0]
 
         means = self._map_scaled(
-            mean, X, (self.n_components_,), np.float64, row_bytes=self._row_bytes()
+            mean,
+            X,
+            (self.n_components_,),
+            np.float64,
+            op="posterior_mean",
+            row_bytes=self._row_bytes(),
         )
         self.posterior_mean_variance_ = means.var(axis=0)
         self.active_units_ = int(
@@ -626,11 +631,13 @@ class VAETransformer(_BaseAutoencoder):
             )
             return ll - log_det
 
+        # op=None: the draws are taken tile by tile, so every tile has one size.
         return self._map_scaled(
             estimate,
             X,
             (),
             np.float64,
+            op=None,
             row_bytes=draw_bytes,
             compute_dtype=torch.float64,
         )
@@ -668,6 +675,7 @@ class VAETransformer(_BaseAutoencoder):
             X,
             (2, self.n_components_),
             dtype,
+            op="posterior",
             row_bytes=self._row_bytes(),
         )
         return out[:, 0], out[:, 1]

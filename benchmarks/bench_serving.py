@@ -1,0 +1,210 @@
+"""Serving latency and throughput of fitted models (docs/serving.md).
+
+One-row and 100-row calls of ``transform``, ``inverse_transform`` and
+``score_samples`` against ``PCA`` and the fitted encoder module itself
+(best of ``--calls`` calls, models fitted on 5000 MNIST-shaped rows with the
+default network), then requests of 1-64 rows from 1, 8 and 32 threads on an
+8-D model of the digits, every answer checked bit for bit against the
+single-threaded one, and a 10000-row ``transform``.
+
+    python benchmarks/bench_serving.py            # writes docs/serving.md
+    python benchmarks/bench_serving.py --quick --output /tmp/serving.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.datasets import load_digits
+from sklearn.decomposition import PCA
+
+from skae import AutoencoderTransformer, VAETransformer
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def best_ms(fn, calls: int) -> float:
+    """Best wall time of ``calls`` calls of ``fn``, in milliseconds."""
+    best = np.inf
+    for _ in range(calls):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best * 1e3
+
+
+def mnist_like(n_rows: int) -> np.ndarray:
+    """MNIST images in [0, 1] when the shared copy is there, else uniform noise."""
+    path = ROOT.parent / "shared" / "data" / "mnist.npz"
+    if path.exists():
+        with np.load(path) as data:
+            return (data["X_train"][:n_rows] / 255.0).astype(np.float32)
+    return np.random.RandomState(0).uniform(size=(n_rows, 784)).astype(np.float32)
+
+
+def latency(n_fit: int, max_iter: int, calls: int) -> list[dict]:
+    """Rows of the latency table: call, 1-row and 100-row best times."""
+    X = mnist_like(n_fit + 10000)
+    X_fit, X_new = X[:n_fit], X[n_fit:]
+    params = dict(max_iter=max_iter, random_state=0, device="cpu")
+    pca = PCA(30, random_state=0).fit(X_fit)
+    ae = AutoencoderTransformer(30, **params).fit(X_fit)
+    vae = VAETransformer(30, **params).fit(X_fit)
+    Z = ae.transform(X_new[:100])
+    Zv = vae.transform(X_new[:100])
+    encoder = ae.module_
+    calls_ = {
+        "PCA(30).transform": lambda X: pca.transform(X),
+        "module_.encode (torch, no validation)": lambda X: encoder.encode(
+            torch.from_numpy(X)
+        ),
+        "AutoencoderTransformer(30).transform": ae.transform,
+        "VAETransformer(30).transform": vae.transform,
+        "AutoencoderTransformer(30).inverse_transform": lambda X: ae.inverse_transform(
+            Z[: len(X)]
+        ),
+        "VAETransformer(30).inverse_transform": lambda X: vae.inverse_transform(
+            Zv[: len(X)]
+        ),
+        "AutoencoderTransformer(30).score_samples": ae.score_samples,
+        "VAETransformer(30).score_samples": vae.score_samples,
+    }
+    rows = []
+    with torch.inference_mode():
+        for name, fn in calls_.items():
+            fn(X_new[:1])  # first call: the per-model work (tile plans)
+            one = best_ms(lambda fn=fn: fn(X_new[:1]), calls)
+            hundred = best_ms(lambda fn=fn: fn(X_new[:100]), max(calls // 4, 5))
+            rows.append(dict(call=name, one_row_ms=one, hundred_rows_ms=hundred))
+        for name, fn in [
+            ("PCA(30).transform", pca.transform),
+            ("AutoencoderTransformer(30).transform", ae.transform),
+        ]:
+            big = best_ms(lambda fn=fn: fn(X_new), max(calls // 20, 3))
+            rows.append(dict(call=f"{name}, 10000 rows", one_row_ms=None, big_ms=big))
+    return rows
+
+
+def requests(n_requests: int, seed: int = 0) -> list[tuple[str, np.ndarray]]:
+    """Mixed requests: 87 % transform, 13 % score_samples, 1-64 rows each."""
+    X = load_digits().data
+    rng = np.random.RandomState(seed)
+    out = []
+    for _ in range(n_requests):
+        n = int(rng.randint(1, 65))
+        rows = X[rng.randint(0, len(X), size=n)]
+        out.append(("score" if rng.uniform() < 0.13 else "transform", rows))
+    return out
+
+
+def throughput(n_requests: int, threads: tuple[int, ...], max_iter: int) -> list[dict]:
+    """Calls per second from each number of threads, answers checked."""
+    X = load_digits().data
+    results = []
+    for Est in (AutoencoderTransformer, VAETransformer):
+        model = Est(8, max_iter=max_iter, random_state=0, device="cpu").fit(X)
+        work = requests(n_requests)
+
+        def answer(request, model=model):
+            kind, rows = request
+            if kind == "score":
+                return model.score_samples(rows)
+            return model.transform(rows)
+
+        expected = [answer(r) for r in work]
+        for n_threads in threads:
+            with ThreadPoolExecutor(n_threads) as pool:
+                start = time.perf_counter()
+                got = list(pool.map(answer, work))
+                seconds = time.perf_counter() - start
+            identical = all(
+                np.array_equal(a, b) for a, b in zip(got, expected, strict=True)
+            )
+            results.append(
+                dict(
+                    model=Est.__name__,
+                    threads=n_threads,
+                    calls_per_s=len(work) / seconds,
+                    identical=identical,
+                )
+            )
+    return results
+
+
+def page(latencies: list[dict], rates: list[dict], meta: dict) -> str:
+    lines = [
+        "# Serving: one row at a time",
+        "",
+        "Generated by `python benchmarks/bench_serving.py` "
+        f"({meta['machine']}, torch {meta['torch']}, "
+        f"{meta['threads']} intra-op threads; best of {meta['calls']} calls). "
+        "Models fitted on 5000 MNIST images with the default network; the "
+        "module row calls the fitted torch encoder directly (no validation, "
+        "no scaling, no batch invariance).",
+        "",
+        "| call | 1 row (ms) | 100 rows (ms) |",
+        "|---|---:|---:|",
+    ]
+    for row in latencies:
+        if row.get("one_row_ms") is not None:
+            lines.append(
+                f"| `{row['call']}` | {row['one_row_ms']:.3f} | "
+                f"{row['hundred_rows_ms']:.3f} |"
+            )
+    lines += ["", "| call | time (ms) |", "|---|---:|"]
+    for row in latencies:
+        if row.get("one_row_ms") is None:
+            lines.append(f"| `{row['call']}` | {row['big_ms']:.2f} |")
+    lines += [
+        "",
+        f"Requests of 1 to 64 digits rows ({meta['n_requests']} calls: 87 % "
+        "`transform`, 13 % `score_samples`) on one fitted 8-D model, from a "
+        "pool of threads; every answer compared bit for bit with the "
+        "single-threaded one:",
+        "",
+        "| model | threads | calls per second | answers identical |",
+        "|---|---:|---:|---|",
+    ]
+    for row in rates:
+        lines.append(
+            f"| {row['model']} | {row['threads']} | {row['calls_per_s']:.0f} | "
+            f"{'yes' if row['identical'] else 'NO'} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small run for tests")
+    parser.add_argument("--output", type=Path, default=ROOT / "docs" / "serving.md")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args(argv)
+    calls = 20 if args.quick else 200
+    n_requests = 200 if args.quick else 2300
+    threads = (1, 8) if args.quick else (1, 8, 32)
+    max_iter = 1 if args.quick else 2
+    n_fit = 500 if args.quick else 5000
+    latencies = latency(n_fit, max_iter, calls)
+    rates = throughput(n_requests, threads, max_iter)
+    meta = dict(
+        machine=f"{platform.machine()}, {torch.get_num_threads()} threads",
+        torch=torch.__version__.split("+")[0],
+        threads=torch.get_num_threads(),
+        calls=calls,
+        n_requests=n_requests,
+    )
+    args.output.write_text(page(latencies, rates, meta))
+    if args.json is not None:
+        args.json.write_text(json.dumps(dict(latency=latencies, rates=rates), indent=1))
+    print(args.output.read_text())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,96 @@
+"""Products whose result for a row does not depend on the other rows.
+
+See :mod:`skae._inference` for why: MKL's float32 matrix products give a
+row a result that depends on its position in the batch unless the inner
+dimension is a multiple of :data:`PAD_MULTIPLE`, and on the number of rows
+below a threshold that grows with the inner dimension (and the thread
+count) unless the inner dimension is at most :data:`INNER_CHUNK`. Inference
+therefore pads inner dimensions and sums wide products chunk by chunk.
+Training never uses these: its products stay as they are.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+
+PAD_MULTIPLE = 16
+INNER_CHUNK = 512
+
+
+def split_inner(
+    weight: torch.Tensor, multiple: int = PAD_MULTIPLE, chunk: int = INNER_CHUNK
+) -> tuple[torch.Tensor, ...]:
+    """``weight`` (out x in) cut along its inner dimension into chunks of at most
+    ``chunk`` columns, the last zero-padded to a multiple of ``multiple``."""
+    weight = weight.detach()
+    weight = nn.functional.pad(weight, (0, -weight.shape[1] % multiple))
+    return tuple(
+        weight[:, start : start + chunk].contiguous()
+        for start in range(0, weight.shape[1], chunk)
+    )
+
+
+def chunked_product(x: torch.Tensor, chunks: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    """``x @ weight.T`` for the ``chunks`` of :func:`split_inner`, summed in order.
+
+    Only the last chunk of ``x`` is copied (to pad it); the others are views.
+    """
+    out = None
+    start = 0
+    for weight in chunks:
+        width = weight.shape[1]
+        part = x[..., start : start + width]
+        if part.shape[-1] < width:
+            part = nn.functional.pad(part, (0, width - part.shape[-1]))
+        product = nn.functional.linear(part, weight)
+        out = product if out is None else out.add_(product)
+        start += width
+    return out
+
+
+class ChunkedLinear(nn.Module):
+    """A linear layer whose product is the same for a row in any tile.
+
+    The inner dimension is zero-padded to a multiple of :data:`PAD_MULTIPLE`
+    and summed in chunks of at most :data:`INNER_CHUNK` (see the module
+    docstring); the result is exact, only the order of the sums is fixed.
+    The bias is shared with the layer it was made from.
+    """
+
+    def __init__(self, linear: nn.Linear) -> None:
+        super().__init__()
+        self.chunks = split_inner(linear.weight)
+        self.bias = linear.bias
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = chunked_product(x, self.chunks)
+        return out if self.bias is None else out.add_(self.bias)
+
+
+def needs_chunks(in_features: int) -> bool:
+    """Whether a product over ``in_features`` needs :class:`ChunkedLinear`."""
+    return in_features % PAD_MULTIPLE != 0 or in_features > INNER_CHUNK
+
+
+def batch_invariant(module: nn.Module) -> nn.Module:
+    """``module`` with its linear layers chunked where needed (:class:`ChunkedLinear`).
+
+    A submodule with a ``batch_invariant()`` method makes its own products
+    invariant.
+
+    Modules on the way to a changed layer are shallow copies; everything else,
+    the weights included, is shared with ``module``, which is left as it is.
+    """
+    if isinstance(module, nn.Linear):
+        return ChunkedLinear(module) if needs_chunks(module.in_features) else module
+    if hasattr(module, "batch_invariant"):  # e.g. skae._modules.LinearPath
+        return module.batch_invariant()
+    children = {name: batch_invariant(child) for name, child in module.named_children()}
+    if all(children[name] is child for name, child in module.named_children()):
+        return module
+    clone = copy.copy(module)
+    clone._modules = {**module._modules, **children}
+    return clone

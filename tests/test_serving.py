@@ -1,0 +1,133 @@
+"""Serving: per-model work done once, small calls on small tiles, threads."""
+
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from skae import AutoencoderTransformer, VAETransformer
+from skae._inference import MIN_TILE, TilePlan, plan_tiles, tile_ladder
+
+ROOT = Path(__file__).resolve().parent.parent
+FAST = dict(max_iter=1, random_state=0, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def wide():
+    X = np.random.RandomState(0).uniform(size=(700, 784)).astype(np.float32)
+    return X
+
+
+def test_tile_ladder_and_plan():
+    assert tile_ladder(1024) == (16, 32, 64, 128, 256, 512, 1024)
+    assert tile_ladder(40) == (16, 32, 40)
+    assert tile_ladder(MIN_TILE) == (MIN_TILE,)
+    plan = TilePlan(tile_ladder(100))
+    assert [plan.tile_for(n) for n in (1, 16, 17, 33, 65, 100)] == [
+        16,
+        16,
+        32,
+        64,
+        100,
+        100,
+    ]
+
+
+def test_plan_keeps_the_largest_tile_for_results_that_depend_on_the_tile():
+    def depends_on_the_tile(x: torch.Tensor) -> torch.Tensor:
+        return x.sum(1) + x.shape[0]
+
+    def row_by_row(x: torch.Tensor) -> torch.Tensor:
+        return x.sum(1)
+
+    cpu = torch.device("cpu")
+    assert plan_tiles(depends_on_the_tile, 5, cpu, 256).sizes == (256,)
+    assert plan_tiles(row_by_row, 5, cpu, 256).sizes == tile_ladder(256)
+
+
+@pytest.mark.parametrize("Est", [AutoencoderTransformer, VAETransformer])
+def test_small_calls_equal_large_ones_at_realistic_width(Est, wide):
+    est = Est(30, **{**FAST, "hidden_layer_sizes": (600, 128)}).fit(wide[:500])
+    X = wide[500:]
+    Z, scores = est.transform(X), est.score_samples(X)
+    rec = est.inverse_transform(Z)
+    for i, n in [(0, 1), (17, 1), (3, 15), (40, 33), (100, 100)]:
+        np.testing.assert_array_equal(est.transform(X[i : i + n]), Z[i : i + n])
+        np.testing.assert_array_equal(
+            est.score_samples(X[i : i + n]), scores[i : i + n]
+        )
+        np.testing.assert_array_equal(
+            est.inverse_transform(Z[i : i + n]), rec[i : i + n]
+        )
+    # The checked plan lets small calls run on small tiles on this machine.
+    plans = [v for k, v in _memo_values(est) if k[0] == "plan"]
+    assert plans and all(plan.sizes[0] == MIN_TILE for plan in plans)
+
+
+def _memo_values(est):
+    return list(est._memo().values.items())
+
+
+def test_weights_changed_in_place_are_seen(wide):
+    est = AutoencoderTransformer(4, **FAST).fit(wide[:200])
+    before = est.transform(wide[:3])
+    with torch.no_grad():
+        est.module_.encoder[0].weight.mul_(2.0)
+    after = est.transform(wide[:3])
+    assert not np.array_equal(before, after)
+    est.fit(wide[200:400])  # a refit starts a new memo
+    assert est._memo().module is est.module_
+
+
+@pytest.mark.parametrize("Est", [AutoencoderTransformer, VAETransformer])
+def test_threads_get_the_single_threaded_answers(Est, wide):
+    est = Est(8, **FAST).fit(wide[:300])
+    rng = np.random.RandomState(1)
+    work = [wide[rng.randint(0, 700, size=rng.randint(1, 65))] for _ in range(60)]
+
+    def answer(rows):
+        return est.transform(rows), est.score_samples(rows)
+
+    expected = [answer(rows) for rows in work]
+    with ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(answer, work))
+    for (z, s), (z0, s0) in zip(got, expected, strict=True):
+        np.testing.assert_array_equal(z, z0)
+        np.testing.assert_array_equal(s, s0)
+
+
+def test_validation_fast_path_keeps_the_checks(wide):
+    est = AutoencoderTransformer(4, **FAST).fit(wide[:200])
+    bad = wide[:2].copy()
+    bad[0, 3] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        est.transform(bad)
+    with pytest.raises(ValueError, match="784 features"):
+        est.transform(wide[:2, :10])
+    rows = wide[:2].astype(np.float64)
+    assert est.transform(rows).dtype == np.float64
+
+
+def test_bench_serving_quick(tmp_path):
+    page = tmp_path / "serving.md"
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "bench_serving.py"),
+            "--quick",
+            "--output",
+            str(page),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stderr
+    text = page.read_text()
+    assert "| AutoencoderTransformer | 8 |" in text
+    assert "| NO |" not in text and text.count("| yes |") == 4
+    assert "/work" not in text and "/root" not in text
