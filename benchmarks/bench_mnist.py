@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import re
 import time
 import warnings
 from collections.abc import Callable
@@ -59,6 +60,12 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 SHARED = SHARED_DATA / "mnist.npz"
 METHODS = ("PCA", "Autoencoder", "VAE")
+
+
+def no_dirs(text: str) -> str:
+    """``text`` with the folders of any absolute path left out (pages carry no
+    path of the machine that made them)."""
+    return re.sub(r"(?<![\w.])/(?:[^\s/]+/)+", "", text)
 
 
 @dataclass(frozen=True)
@@ -320,7 +327,8 @@ def main() -> None:
     B_test = (rng.random_sample(X_test.shape) < X_test).astype(np.float32)
     data = (X_train, X_test, y_train, y_test, B_train, B_test)
     settings = (
-        f"{ds.title} from {images.source}: {len(X_train)} train / {len(X_test)} test "
+        f"{ds.title} from {no_dirs(images.source)}: {len(X_train)} train / "
+        f"{len(X_test)} test "
         f"images / 255. n_components={args.n_components}; autoencoder and VAE "
         f"784-512-256-k (mirrored decoder), {args.max_iter} epochs, batch 256, "
         f"Adam lr 1e-3; seed {args.seed}; {args.iw_samples} importance samples "

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import re
 import sys
 import time
 import warnings
@@ -88,6 +89,12 @@ QUICK_GRID = {
 }
 EVAL_EVERY = 5
 QUICK_EVAL_EVERY = 2
+
+
+def no_dirs(text: str) -> str:
+    """``text`` with the folders of any absolute path left out (pages carry no
+    path of the machine that made them)."""
+    return re.sub(r"(?<![\w.])/(?:[^\s/]+/)+", "", text)
 
 
 def synthetic_users(n_users=600, n_items=300, seed=0) -> sp.csr_array:
@@ -232,7 +239,7 @@ def main(argv=None) -> None:
         from skae.datasets import load_movielens_100k
 
         ml = load_movielens_100k(args.data_home, min_rating=4)
-        X, source = ml.data, f"MovieLens-100k ({ml.source}), ratings >= 4"
+        X, source = ml.data, f"MovieLens-100k ({no_dirs(ml.source)}), ratings >= 4"
     print(f"{source}: {X.shape[0]} users x {X.shape[1]} items, {X.nnz} positives")
 
     begin = time.perf_counter()

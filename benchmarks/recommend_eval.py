@@ -20,6 +20,7 @@ seeds of the split and prints a table; ``--help`` lists the settings.
 from __future__ import annotations
 
 import argparse
+import re
 import time
 
 import numpy as np
@@ -37,6 +38,12 @@ __all__ = [
     "recall_at_k",
     "strong_generalization_split",
 ]
+
+
+def no_dirs(text: str) -> str:
+    """``text`` with the folders of any absolute path left out (pages carry no
+    path of the machine that made them)."""
+    return re.sub(r"(?<![\w.])/(?:[^\s/]+/)+", "", text)
 
 
 # --------------------------------------------------------------------------
@@ -582,7 +589,7 @@ def main() -> None:
     begin = time.perf_counter()
     ml = load_movielens_100k(args.data_home, min_rating=args.min_rating)
     print(
-        f"{ml.source}: ratings >= {args.min_rating:g} as positives, "
+        f"{no_dirs(ml.source)}: ratings >= {args.min_rating:g} as positives, "
         f"{ml.data.shape[0]} users x {ml.data.shape[1]} items, {ml.data.nnz} "
         f"positives; {args.n_heldout_users} test and {args.n_heldout_users} "
         f"validation users per seed, seeds {args.seeds}; hyperparameters chosen "
