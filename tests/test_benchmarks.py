@@ -37,7 +37,7 @@ def test_bench_mnist_quick(tmp_path, dataset, shared, title):
     run_benchmark("bench_mnist.py", "--quick", "--dataset", dataset, "--output", page)
     text = page.read_text()
     assert text.startswith(f"# {title} benchmarks\n")
-    assert f"{title} from data_home {shared}" in text
+    assert f"{title} from data_home {shared.name}" in text
     rows = [line for line in text.splitlines() if line.startswith("| ")]
     assert len(rows) == 1 + 2 * 3  # header + (PCA, AE, VAE) at k = 2 and 8
     assert "## Where PCA wins" in text
