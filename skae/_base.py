@@ -123,11 +123,6 @@ def _available(device: torch.device) -> bool:
     return device.type == "cpu"
 
 
-def _copy_into(src: torch.Tensor, dst: torch.Tensor) -> None:
-    """Rows ``src`` into tile ``dst`` as they are (codes, raw rows)."""
-    dst.copy_(src)
-
-
 @contextmanager
 def _transaction(estimator: BaseEstimator) -> Iterator[None]:
     """Put back every attribute of ``estimator`` if the block raises.
@@ -744,10 +739,11 @@ class _BaseAutoencoder(
         op: Hashable | None,
         row_bytes: int,
         compute_dtype: torch.dtype = torch.float32,
-        prepare=None,
+        scaled: bool = True,
         finish=None,
     ) -> np.ndarray:
-        """``map_tiles`` over the rows of X, scaled by the row standardizer.
+        """``map_tiles`` over the rows of X, scaled by the row standardizer
+        (``scaled``) or as they are (codes, raw rows).
 
         ``op`` names what ``fn`` computes (with everything ``fn`` depends on
         besides the fitted model) so that its :class:`TilePlan` is checked
@@ -755,14 +751,11 @@ class _BaseAutoencoder(
         the largest size (for ``fn`` whose results depend on the tiles, such
         as random draws taken tile by tile).
         """
-        if prepare is None:
-            prepare = self._row_standardizer().scale_into
+        prepare = self._row_standardizer().scale_into if scaled else None
         device = self._device()
         plan = None
         if op is not None:
-            plan = self._tile_plan(
-                (op, X.shape[1], compute_dtype), fn, X.shape[1], row_bytes
-            )
+            plan = self._tile_plan(op, fn, X.shape[1], row_bytes, compute_dtype)
         return map_tiles(
             fn,
             X,
@@ -776,12 +769,13 @@ class _BaseAutoencoder(
             plan=plan,
         )
 
-    def _tile_plan(self, op: tuple, fn, n_in: int, row_bytes: int) -> TilePlan:
+    def _tile_plan(
+        self, op: Hashable, fn, n_in: int, row_bytes: int, compute_dtype: torch.dtype
+    ) -> TilePlan:
         """The tiles of ``op``, checked once per model, device and thread count."""
         device = self._device()
         largest = tile_size(device, row_bytes)
-        compute_dtype = op[-1]
-        key = ("plan", op, largest, torch.get_num_threads())
+        key = ("plan", op, n_in, compute_dtype, largest, torch.get_num_threads())
         return self._memo().get(
             key, lambda: plan_tiles(fn, n_in, device, largest, compute_dtype)
         )
@@ -796,7 +790,7 @@ class _BaseAutoencoder(
             dtype,
             op="reconstruct",
             row_bytes=self._row_bytes(),
-            prepare=_copy_into,
+            scaled=False,
             finish=self._standardizer().unscale,
         )
 
@@ -1009,7 +1003,7 @@ class _BaseAutoencoder(
             op=("recommend", int(n_items), bool(exclude_seen)),
             row_bytes=self._row_bytes(itemsize=8),
             compute_dtype=torch.float64,
-            prepare=_copy_into,
+            scaled=False,
         )
 
     @property
