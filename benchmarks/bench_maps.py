@@ -33,6 +33,7 @@ from sklearn.manifold import trustworthiness
 from sklearn.neighbors import KNeighborsClassifier
 
 from skae import AutoencoderTransformer
+from skae._defaults import FORMER_AE_DEFAULTS
 from skae.datasets import load_image_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,15 +54,17 @@ TERM = dict(
 
 
 def skae_map(k: int, epochs: int, term: bool) -> AutoencoderTransformer:
-    """The autoencoder settings of this page: defaults but the schedule (+ TERM)."""
-    return AutoencoderTransformer(
-        k,
+    """The autoencoder settings of this page: the defaults before "auto"
+    (``FORMER_AE_DEFAULTS``, as the stored page was measured) but the
+    schedule (+ TERM)."""
+    params = dict(
+        FORMER_AE_DEFAULTS,
         learning_rate="cosine",
         max_iter=epochs,
         batch_size=256,
         random_state=0,
-        **(TERM if term else {}),
     )
+    return AutoencoderTransformer(k, **{**params, **(TERM if term else {})})
 
 
 def one_line(model) -> str:

@@ -63,6 +63,7 @@ MULT_VAE = dict(
     corruption_level=0.5,
     beta=0.2,
     batch_size=100,
+    learning_rate_init=1e-3,
     device="cpu",
 )
 # Each setting is trained one epoch at a time (``partial_fit``, which keeps

@@ -49,6 +49,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import roc_auc_score
 
 from skae import AutoencoderTransformer, VAETransformer
+from skae._defaults import FORMER_AE_DEFAULTS, FORMER_VAE_DEFAULTS
 from skae.datasets import load_fashion_mnist, load_image_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,15 +68,19 @@ def load(name: str, n: int | None):
 
 
 def _setting(Est, k: int, epochs: int, **params):
-    return Est(
-        k,
+    # The rest as stored: the defaults before "auto" (ReLU, no noise, beta 1).
+    former = (
+        FORMER_AE_DEFAULTS if Est is AutoencoderTransformer else FORMER_VAE_DEFAULTS
+    )
+    settings = dict(
+        former,
         hidden_layer_sizes=(512, 256),
         learning_rate="cosine",
         max_iter=epochs,
         batch_size=256,
         random_state=0,
-        **params,
     )
+    return Est(k, **{**settings, **params})
 
 
 def ae(k: int, epochs: int, **params) -> AutoencoderTransformer:
@@ -276,7 +281,10 @@ def report(results: dict, settings: dict) -> str:
         f"Settings: {settings['k']} components (conditional VAE:"
         f" {settings.get('cond_k', settings['k'])}), {settings['epochs']} epochs"
         ' (`learning_rate="cosine"`, batch 256, hidden layers 512-256)'
-        f"; training rows: {settings['n_samples'] or 'all'}.",
+        f"; training rows: {settings['n_samples'] or 'all'}. The rest are the"
+        " defaults before skae's data-adaptive ones: ReLU, no input noise where"
+        " none is named, learning rate 1e-3, beta 1 where none is named, no"
+        " `pca_path`.",
     ]
     if "denoise" in results:
         lines += ["", "Denoising: squared error per test image to the clean image.", ""]

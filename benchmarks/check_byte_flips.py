@@ -48,6 +48,7 @@ from skae import (
     load,
     save,
 )
+from skae._defaults import FORMER_AE_DEFAULTS, FORMER_VAE_DEFAULTS
 
 SETTING = dict(
     n_components=4, hidden_layer_sizes=(32,), max_iter=5, random_state=0, device="cpu"
@@ -55,13 +56,22 @@ SETTING = dict(
 CLASSES = (AutoencoderTransformer, VAETransformer, ConditionalVAETransformer)
 
 
+def setting(Est, n_rows: int) -> dict:
+    """SETTING over the defaults of the stored run (before "auto"), with the
+    former batch_size="auto", min(200, n_rows)."""
+    former = (
+        FORMER_AE_DEFAULTS if Est is AutoencoderTransformer else FORMER_VAE_DEFAULTS
+    )
+    return {**former, "batch_size": min(200, n_rows), **SETTING}
+
+
 def fitted_models(X, y):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # 5 epochs do not converge
         return {
-            Est.__name__: Est(**SETTING).fit(X, y)
+            Est.__name__: Est(**setting(Est, len(X))).fit(X, y)
             if Est is ConditionalVAETransformer
-            else Est(**SETTING).fit(X)
+            else Est(**setting(Est, len(X))).fit(X)
             for Est in CLASSES
         }
 

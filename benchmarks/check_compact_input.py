@@ -24,6 +24,16 @@ from unittest import mock
 import numpy as np
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist.npz"
+# skae._defaults.FORMER_AE_DEFAULTS written out: the checkouts compared may
+# predate that module (and pca_path), so each probe keeps the ones it knows.
+FORMER = dict(
+    activation="relu",
+    corruption=None,
+    corruption_level=0.5,
+    learning_rate="adaptive",
+    learning_rate_init=1e-3,
+    pca_path=False,
+)
 
 
 def _status(field: str) -> int:
@@ -41,10 +51,13 @@ def probe(checkout: str, dtype: str) -> dict:
     if dtype != "uint8":
         X = X.astype(dtype) / 255
 
+    known = AutoencoderTransformer().get_params()
+    former = {key: value for key, value in FORMER.items() if key in known}
+
     def model(epochs):
         return AutoencoderTransformer(
             30, hidden_layer_sizes=(512, 256), batch_size=256, max_iter=epochs,
-            tol=0.0, device="cpu", random_state=0,
+            tol=0.0, device="cpu", random_state=0, **former,
         )  # fmt: skip
 
     warnings.simplefilter("ignore")

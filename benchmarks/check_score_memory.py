@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 from skae import VAETransformer
+from skae._defaults import FORMER_VAE_DEFAULTS
 
 warnings.simplefilter("ignore")
 
@@ -31,7 +32,9 @@ def rss(field):
 
 rng = np.random.RandomState(0)
 X = rng.uniform(size=({rows}, {features}))
-vae = VAETransformer(2, max_iter=1, device="cpu", random_state=0).fit(X[:500])
+# The defaults of the time (hidden (256, 128), batch min(200, n)), before "auto".
+params = dict(FORMER_VAE_DEFAULTS, batch_size=200, max_iter=1)
+vae = VAETransformer(2, **params, device="cpu", random_state=0).fit(X[:500])
 vae.score_samples(X[:2])  # warm-up: allocator, threads
 Path("/proc/self/clear_refs").write_text("5")
 base = rss("VmRSS")

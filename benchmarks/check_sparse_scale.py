@@ -18,6 +18,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from skae import VAETransformer
+from skae._defaults import FORMER_VAE_DEFAULTS
 
 
 def peak_mib() -> float:
@@ -47,8 +48,8 @@ def main(argv=None) -> dict:
     print(f"X: {args.users} x {args.items}, {X.nnz} non-zeros, {size:.0f} MiB as CSR")
     print(f"   ({dense:.1f} GiB if it were dense float64)")
     print(f"peak RSS after making X: {peak_mib():.0f} MiB")
-    vae = VAETransformer(
-        200,
+    params = dict(
+        FORMER_VAE_DEFAULTS,  # the rest as before "auto": no KL warm-up, adaptive
         hidden_layer_sizes=(600,),
         activation="tanh",
         likelihood="multinomial",
@@ -59,6 +60,7 @@ def main(argv=None) -> dict:
         device="cpu",
         random_state=0,
     )
+    vae = VAETransformer(200, **params)
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

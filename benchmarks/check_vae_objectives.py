@@ -26,6 +26,7 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from skae import VAETransformer
+from skae._defaults import FORMER_VAE_DEFAULTS
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist.npz"
 
@@ -54,8 +55,8 @@ def main() -> None:
         VAETransformer._init_from_data = lambda self, module, X: None
 
     def model(epochs: int) -> VAETransformer:
-        return VAETransformer(
-            50,
+        params = dict(
+            FORMER_VAE_DEFAULTS,  # the rest as before "auto": ReLU, adaptive, beta 1
             hidden_layer_sizes=args.hidden,
             likelihood="bernoulli",
             binarize=args.data == "dynamic",
@@ -66,6 +67,7 @@ def main() -> None:
             device="cpu",
             random_state=args.seed,
         )
+        return VAETransformer(50, **params)
 
     epochs = args.epochs
     start = time.perf_counter()

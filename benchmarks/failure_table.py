@@ -41,6 +41,7 @@ from sklearn.utils.validation import check_is_fitted
 
 import skae._training
 from skae import AutoencoderTransformer, VAETransformer, load, save
+from skae._defaults import FORMER_AE_DEFAULTS, FORMER_VAE_DEFAULTS
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = dict(hidden_layer_sizes=(8,), max_iter=2, device="cpu", random_state=0)
@@ -48,12 +49,14 @@ TMP = Path(tempfile.gettempdir()) / f"skae-failures-{os.getpid()}"  # made by ma
 MAX_MESSAGE = 160
 
 
+# Over the defaults before "auto", as the stored page was recorded (batch_size
+# stays "auto": a fixed one would warn on the cases with fewer rows).
 def AE(**params):
-    return AutoencoderTransformer(**{**SMALL, **params})
+    return AutoencoderTransformer(**{**FORMER_AE_DEFAULTS, **SMALL, **params})
 
 
 def VAE(**params):
-    return VAETransformer(**{**SMALL, **params})
+    return VAETransformer(**{**FORMER_VAE_DEFAULTS, **SMALL, **params})
 
 
 # ---------------------------------------------------------------- recording
@@ -221,7 +224,8 @@ def interrupted(step, data=same):
 
 
 def in_epoch_3(X):
-    return 2 * -(-len(X) // 200) + 1  # batch_size="auto": min(200, n_samples)
+    steps = -(-len(X) // AE()._batch_size(len(X)))  # batch_size="auto"
+    return 2 * steps + 1
 
 
 def refit_diverging(est, X):
@@ -624,7 +628,10 @@ def page(results: dict, n_rows: int, seconds: float) -> str:
         "written by hand. `AE(...)` is `AutoencoderTransformer(hidden_layer_sizes="
         "(8,), max_iter=2, device='cpu', random_state=0, ...)`, `VAE(...)` the "
         f"same `VAETransformer`, `X` {n_rows} rows of scikit-learn's digits (64 "
-        "features, float64), `ae` and `vae` such estimators fitted on `X`. The "
+        "features, float64), `ae` and `vae` such estimators fitted on `X`. Their "
+        "other parameters are the defaults before skae's data-adaptive ones "
+        "(ReLU, no input noise, adaptive schedule, learning rate 1e-3, no "
+        "`pca_path`, VAE beta 1), with today's `batch_size='auto'`. The "
         "`ConvergenceWarning` that every 2-epoch fit raises is left out. "
         '"unfitted" means that no attribute was set, "previous model kept" '
         "that every fitted attribute is bit for bit what it was before the call.",

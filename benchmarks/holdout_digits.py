@@ -1,6 +1,6 @@
 """The digits' small-data setting on five fresh splits, never used to choose it.
 
-``sweep_digits.py`` chose ``skae._compare.DIGITS_SETTING`` ("Denoising AE"
+``sweep_digits.py`` chose ``bench_quality.DIGITS_SETTING`` (once "Denoising AE"
 in ``skae compare``) among its variants on the splits with ``random_state``
 0 to 4. This script measures that setting and the defaults in the same way
 (``max_iter=100``, k in {2, 8, 16}, seeds 0 and 1, against PCA on the same

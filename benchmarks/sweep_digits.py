@@ -29,17 +29,18 @@ from sklearn.model_selection import train_test_split
 from sklearn.neighbors import KNeighborsClassifier
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_quality import classify, fit_counted
+from bench_quality import DIGITS_SETTING, classify, fit_counted
 from sweep_mlp import device_label, sweep_main
 
 from skae import AutoencoderTransformer
-from skae._compare import DIGITS_SETTING
+from skae._defaults import FORMER_AE_DEFAULTS
 
 KS = (2, 8, 16)
 N_SPLITS = 5
 SEEDS = (0, 1)
 NOISE = dict(corruption="gaussian")  # corruption_level in pixel units (0..16)
-# name: overrides of AutoencoderTransformer(k, max_iter=100)
+# name: overrides of AutoencoderTransformer(k, max_iter=100) with the defaults
+# it was run with (FORMER_AE_DEFAULTS; the stored results predate "auto").
 VARIANTS = {
     "defaults": {},
     "200 epochs": dict(max_iter=200),
@@ -111,7 +112,10 @@ def run_variant(name: str, data, device: str, quick: bool) -> dict:
     seeds (the autoencoder).
     """
     splits, seeds, ks, pca, raw_knn, first_split = data
-    params = dict(max_iter=2 if quick else 100, device=device)
+    # batch_size="auto" was min(200, n): 200 on the digits' 1347 rows.
+    params = dict(
+        FORMER_AE_DEFAULTS, batch_size=200, max_iter=2 if quick else 100, device=device
+    )
     params.update(VARIANTS[name])
     row = dict(variant=name, params=VARIANTS[name], seeds=list(seeds), by_k={})
     row["raw_knn"] = raw_knn

@@ -28,8 +28,8 @@ from skae.datasets import load_image_dataset
 data = load_image_dataset(os.environ.get("SKAE_EXAMPLES_DATASET", "digits"))
 models = {
     "PCA": PCA(2),
-    "Autoencoder": AutoencoderTransformer(2, max_iter=150, random_state=0),
-    "VAE": VAETransformer(2, max_iter=150, random_state=0),
+    "Autoencoder": AutoencoderTransformer(2, random_state=0),
+    "VAE": VAETransformer(2, random_state=0),
     "Autoencoder + neighbour term": AutoencoderTransformer(
         2,
         neighbor_weight=1.0,

@@ -20,10 +20,8 @@ data = load_image_dataset(os.environ.get("SKAE_EXAMPLES_DATASET", "digits"))
 normal = data.y_train < 5
 is_anomaly = data.y_test >= 5
 models = {
-    "VAE (ELBO)": VAETransformer(8, max_iter=200, random_state=0),
-    "Autoencoder (-squared error)": AutoencoderTransformer(
-        8, max_iter=200, random_state=0
-    ),
+    "VAE (ELBO)": VAETransformer(8, random_state=0),
+    "Autoencoder (-squared error)": AutoencoderTransformer(8, random_state=0),
 }
 fig, axes = plt.subplots(1, 2, figsize=(11, 4))
 for ax, (name, model) in zip(axes, models.items(), strict=True):

@@ -17,7 +17,7 @@ from skae import VAETransformer
 from skae.datasets import load_image_dataset
 
 data = load_image_dataset(os.environ.get("SKAE_EXAMPLES_DATASET", "digits"))
-vae = VAETransformer(2, max_iter=200, random_state=0).fit(data.X_train)
+vae = VAETransformer(2, random_state=0).fit(data.X_train)
 
 n = 15
 values = np.linspace(-2.5, 2.5, n)

@@ -24,7 +24,7 @@ grid = {"reduce__n_components": [2, 4, 8, 16]}
 fig, ax = plt.subplots(figsize=(6, 4))
 for name, reducer in [
     ("PCA", PCA(random_state=0)),
-    ("Autoencoder", AutoencoderTransformer(max_iter=60, random_state=0)),
+    ("Autoencoder", AutoencoderTransformer(random_state=0)),
 ]:
     pipe = Pipeline(
         [

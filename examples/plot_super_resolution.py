@@ -25,14 +25,12 @@ like, gets a several times smaller error. :doc:`/uses` has the
 """
 
 import os
-import warnings
 from functools import partial
 
 import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
 from sklearn.decomposition import PCA
-from sklearn.exceptions import ConvergenceWarning
 
 from skae import AutoencoderTransformer
 from skae.datasets import load_image_dataset
@@ -58,11 +56,7 @@ low_res = corrupt(X_test).numpy()
 bicubic = corrupt(X_test, mode="bicubic").clamp(0, 1).numpy()
 
 pca = PCA(16, random_state=0).fit(data.X_train)
-# A fixed number of epochs: the warning that max_iter was reached is expected.
-warnings.filterwarnings("ignore", category=ConvergenceWarning)
-model = AutoencoderTransformer(
-    16, corruption=corrupt, max_iter=200, random_state=0
-).fit(data.X_train)
+model = AutoencoderTransformer(16, corruption=corrupt, random_state=0).fit(data.X_train)
 
 rows = {
     "low-res": low_res,

@@ -26,6 +26,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
+from . import _defaults as defaults
 from . import architectures
 from ._corruption import CORRUPTIONS, make_corruption
 from ._inference import (
@@ -45,7 +46,22 @@ from ._neighbors import NeighborGraph
 from ._rows import DenseRows, make_rows
 from ._scaling import Standardizer, fit_scaling
 from ._schedules import SCHEDULES
-from ._training import Trainer, TrainingConfig, diverged, fit_module, n_batches
+from ._training import (
+    STILL_FALLING_SHARE,
+    Trainer,
+    TrainingConfig,
+    diverged,
+    final_fall,
+    fit_module,
+    n_batches,
+)
+
+AUTO = defaults.AUTO
+
+
+def _is_auto(value) -> bool:
+    """Whether a parameter's value is the string "auto"."""
+    return isinstance(value, str) and value == AUTO
 
 
 def _resolve_device(device: str) -> torch.device:
@@ -157,20 +173,24 @@ class _BaseAutoencoder(
     _parameter_constraints: ClassVar[dict] = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "hidden_layer_sizes": [
+            StrOptions({AUTO}),
             "array-like",
             Interval(Integral, 1, None, closed="left"),
         ],
-        "activation": [StrOptions(set(ACTIVATIONS))],
+        "activation": [StrOptions({AUTO, *ACTIVATIONS})],
         "architecture": [StrOptions({"mlp", "conv"}), callable],
         "image_shape": ["array-like", None],
         "scaling": [StrOptions({"auto", "global", "standard"}), None],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "max_iter": [StrOptions({AUTO}), Interval(Integral, 1, None, closed="left")],
         "batch_size": [
             StrOptions({"auto"}),
             Interval(Integral, 1, None, closed="left"),
         ],
-        "learning_rate": [StrOptions(set(SCHEDULES))],
-        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "learning_rate": [StrOptions({AUTO, *SCHEDULES})],
+        "learning_rate_init": [
+            StrOptions({AUTO}),
+            Interval(Real, 0, None, closed="neither"),
+        ],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
@@ -183,8 +203,11 @@ class _BaseAutoencoder(
         "device": [StrOptions({"auto", "cpu", "cuda"})],
         "compile": ["boolean", dict],
         "precision": [StrOptions({"float32", "bf16"})],
-        "corruption": [StrOptions(set(CORRUPTIONS)), callable, None],
-        "corruption_level": [Interval(Real, 0, None, closed="left")],
+        "corruption": [StrOptions({AUTO, *CORRUPTIONS}), callable, None],
+        "corruption_level": [
+            StrOptions({AUTO}),
+            Interval(Real, 0, None, closed="left"),
+        ],
         "neighbor_weight": [Interval(Real, 0, None, closed="left")],
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
     }
@@ -271,8 +294,97 @@ class _BaseAutoencoder(
         """The rows to train on, from validated ``X`` and the ``y`` of ``fit``."""
         return X
 
+    # ------------------------------------------------------------- defaults
+    # Parameters of the network that "auto" resolves (a warm start keeps the
+    # fitted ones), in the order of _architecture()'s entries.
+    _architecture_params: ClassVar[tuple[str, ...]] = (
+        "n_components",
+        "hidden_layer_sizes",
+        "activation",
+        "architecture",
+        "image_shape",
+    )
+
+    # Parameters that accept "auto": fit keeps the values it trained with as
+    # fitted attributes ``<name>_`` (explicit values as they are).
+    _auto_params: ClassVar[tuple[str, ...]] = (
+        "hidden_layer_sizes",
+        "activation",
+        "corruption",
+        "corruption_level",
+        "max_iter",
+        "batch_size",
+        "learning_rate",
+        "learning_rate_init",
+    )
+
+    def _keep_resolved(self, spec, architecture: tuple, batch_size: int) -> None:
+        """Set ``<name>_`` to what each of :attr:`_auto_params` trained with."""
+        fitted = dict(zip(self._architecture_params, architecture, strict=True))
+        for name in self._auto_params:
+            setattr(self, f"{name}_", fitted.get(name, getattr(spec, name)))
+        self.batch_size_ = batch_size
+
+    def _likelihood(self) -> str | None:
+        """The likelihood the defaults depend on (None: squared error)."""
+        return None
+
+    def _data_columns(self, X):
+        """The columns of training rows ``X`` that are the data (not labels)."""
+        return X
+
+    def _auto_rules(self, data: defaults.TrainingData, streaming: bool) -> dict:
+        """What each parameter left at "auto" resolves to (callables)."""
+        return {
+            "hidden_layer_sizes": partial(defaults.hidden_layer_sizes, data),
+            "activation": partial(defaults.activation, data),
+            "max_iter": partial(defaults.max_iter, data),
+            "learning_rate": partial(defaults.learning_rate, streaming),
+            "learning_rate_init": partial(defaults.learning_rate_init, data),
+            "corruption": partial(defaults.corruption, data),
+        }
+
+    def _resolved(self, X, warm: bool, streaming: bool = False):
+        """A shallow copy of this estimator whose "auto" parameters are values.
+
+        ``X`` holds the training rows (validated); a warm start keeps the
+        fitted network's "auto" entries; ``streaming`` is for ``partial_fit``.
+        ``batch_size="auto"`` stays: it is resolved on the rows trained on
+        (after ``early_stopping``'s split).
+        """
+        columns = self._data_columns(X)
+        data = defaults.TrainingData(*columns.shape, self._likelihood())
+        fitted = {}
+        if warm:
+            names = self._architecture_params
+            fitted = dict(zip(names, self._fitted_architecture, strict=True))
+        values = {}
+        for name, rule in self._auto_rules(data, streaming).items():
+            if _is_auto(getattr(self, name)):
+                values[name] = fitted[name] if name in fitted else rule()
+        spec = copy.copy(self)
+        vars(spec).update(values)
+        if _is_auto(self.corruption_level):
+            spec.corruption_level = defaults.corruption_level(
+                spec.corruption, data, spec._spread(columns)
+            )
+        return spec
+
+    def _spread(self, columns) -> float | np.ndarray:
+        """The data's spread that "auto" Gaussian noise is a multiple of.
+
+        The root mean feature variance; each feature's standard deviation
+        with ``scaling="standard"``, whose features may differ by orders of
+        magnitude (one level for all would drown the small ones).
+        """
+        if self._resolved_scaling() == "standard":
+            return fit_scaling(columns, "standard")[1]
+        return float(fit_scaling(columns, "global")[1][0])
+
     def _hidden_sizes(self) -> list[int]:
         sizes = self.hidden_layer_sizes
+        if _is_auto(sizes):
+            return []  # resolved by fit (_resolved)
         sizes = list(sizes) if hasattr(sizes, "__iter__") else [sizes]
         if not all(isinstance(s, Integral) and s >= 1 for s in sizes):
             raise ValueError(
@@ -396,19 +508,20 @@ class _BaseAutoencoder(
         )
 
     def _fit(self, X: np.ndarray, warm: bool) -> None:
-        architecture = self._check_fit(X, warm)
+        spec = self._resolved(X, warm)
+        architecture = spec._check_fit(X, warm)
         device = _resolve_device(self.device)
         rng = check_random_state(self.random_state)
         init_seed, train_seed, post_seed = rng.randint(np.iinfo(np.int32).max, size=3)
         generator = torch.Generator(device=device).manual_seed(int(train_seed))
-        (mean, scale), standardizer, Xt, module = self._start(
+        (mean, scale), standardizer, Xt, module = spec._start(
             X, warm, int(init_seed), device
         )
-        X_train, X_val = self._split(Xt, generator)
-        config = self._training_config(X_train.shape[0])
-        corrupt = self._corruption(standardizer.to(device))
-        objective = self._objective(corrupt)
-        loss, X_train = self._with_neighbors(
+        X_train, X_val = spec._split(Xt, generator)
+        config = spec._training_config(X_train.shape[0])
+        corrupt = spec._corruption(standardizer.to(device))
+        objective = spec._objective(corrupt)
+        loss, X_train = spec._with_neighbors(
             objective, X_train, generator, module if warm else None
         )
         history = fit_module(
@@ -418,9 +531,9 @@ class _BaseAutoencoder(
             config,
             generator,
             X_val,
-            self._schedule(objective, n_batches(X_train, config.batch_size)),
+            spec._schedule(objective, n_batches(X_train, config.batch_size)),
         )
-        self._warn_about(history)
+        spec._warn_about(history)
 
         self.module_ = module
         self.mean_, self.scale_ = mean, scale
@@ -432,6 +545,7 @@ class _BaseAutoencoder(
         self.best_loss_ = history.best_loss
         self.n_iter_ = len(self.loss_curve_)
         self._partial_state = None
+        self._keep_resolved(spec, architecture, config.batch_size)
         self._after_fit(X, Xt, int(post_seed))
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -477,7 +591,8 @@ class _BaseAutoencoder(
         return self
 
     def _partial_fit(self, X, warm: bool) -> None:
-        architecture = self._check_fit(X, warm)
+        spec = self._resolved(X, warm, streaming=True)
+        architecture = spec._check_fit(X, warm)
         state = getattr(self, "_partial_state", None) if warm else None
         device = _resolve_device(self.device)
         generator = torch.Generator(device=device)
@@ -491,17 +606,17 @@ class _BaseAutoencoder(
         else:
             generator.set_state(state["generator"])
             post_seed = (state["post_seed"] + 1) % np.iinfo(np.int32).max
-        (mean, scale), standardizer, Xt, module = self._start(
+        (mean, scale), standardizer, Xt, module = spec._start(
             X, warm, int(init_seed), device
         )
-        config = self._training_config(Xt.shape[0], partial=True)
-        objective = self._objective(self._corruption(standardizer.to(device)))
+        config = spec._training_config(Xt.shape[0], partial=True)
+        objective = spec._objective(spec._corruption(standardizer.to(device)))
         steps = n_batches(Xt, config.batch_size)
-        loss, rows = self._with_neighbors(
+        loss, rows = spec._with_neighbors(
             objective, Xt, generator, module if warm else None
         )
         trainer = Trainer(module, loss, config, steps, state)
-        loss = trainer.run_epoch(rows, generator, self._schedule(objective, steps))
+        loss = trainer.run_epoch(rows, generator, spec._schedule(objective, steps))
         module.eval()
         if not math.isfinite(loss):
             raise diverged("in this partial_fit pass", loss)
@@ -515,6 +630,7 @@ class _BaseAutoencoder(
         self.best_loss_ = min(getattr(self, "best_loss_", math.inf), loss)
         self.n_iter_ = len(self.loss_curve_)
         self._partial_state = dict(trainer.state(generator), post_seed=post_seed)
+        self._keep_resolved(spec, architecture, config.batch_size)
         self._after_fit(X, Xt, post_seed)
 
     def _with_neighbors(self, objective, X_train, generator, warm_module=None):
@@ -569,9 +685,17 @@ class _BaseAutoencoder(
                 stacklevel=5,
             )
         elif not history.converged:
+            detail = ""
+            if self.learning_rate == "cosine":
+                share = final_fall(history.loss_curve)
+                detail = (
+                    f" The training loss was still falling: the last tenth of "
+                    f"the epochs brought {share:.0%} of its fall (more than "
+                    f"{STILL_FALLING_SHARE:.0%}); raise max_iter."
+                )
             warnings.warn(
                 f"{name}: maximum iterations ({self.max_iter}) "
-                "reached and the optimization hasn't converged yet.",
+                f"reached and the optimization hasn't converged yet.{detail}",
                 ConvergenceWarning,
                 stacklevel=5,
             )
@@ -615,8 +739,9 @@ class _BaseAutoencoder(
         return Xt.subset(order[n_val:]), Xt.subset(order[:n_val])
 
     def _batch_size(self, n_samples: int) -> int:
-        if self.batch_size == "auto":
-            return min(200, n_samples)
+        if self.batch_size == AUTO:
+            data = defaults.TrainingData(n_samples, 1, self._likelihood())
+            return defaults.batch_size(data)
         if self.batch_size > n_samples:
             warnings.warn(
                 f"batch_size={self.batch_size} is larger than the {n_samples} "

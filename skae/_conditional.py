@@ -151,6 +151,13 @@ class ConditionalVAETransformer(VAETransformer):
         Number of latent dimensions whose ``posterior_mean_variance_``
         exceeds 0.01.
 
+    hidden_layer_sizes_, activation_, corruption_, corruption_level_, \
+            max_iter_, batch_size_, learning_rate_, learning_rate_init_, \
+            beta_, kl_warmup_
+        What the parameters of the same names trained with, as for
+        :class:`VAETransformer`; "auto" sizes the network from the data's
+        columns, not the labels.
+
     n_features_in_ : int
         Number of features seen during ``fit``.
 
@@ -280,6 +287,9 @@ class ConditionalVAETransformer(VAETransformer):
             self.likelihood,
             n_classes,
         )
+
+    def _data_columns(self, X):
+        return X[:, : -len(self.classes_)]
 
     def _fit_scaling(self, X):
         return fit_scaling(X[:, : -len(self.classes_)], self._resolved_scaling())

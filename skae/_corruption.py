@@ -85,10 +85,15 @@ class SaltPepper:
 
 
 class GaussianNoise:
-    """Add Gaussian noise of standard deviation ``level`` in the caller's units."""
+    """Add Gaussian noise of standard deviation ``level`` in the caller's units.
 
-    def __init__(self, level: float, standardizer: Standardizer) -> None:
-        self.std = (level * standardizer.inv).float()
+    ``level`` is a number or one standard deviation per feature.
+    """
+
+    def __init__(self, level, standardizer: Standardizer) -> None:
+        inv = standardizer.inv
+        level = torch.as_tensor(level, dtype=inv.dtype, device=inv.device)
+        self.std = (level * inv).float()
 
     def __call__(self, xs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         eps = torch.randn(

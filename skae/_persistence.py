@@ -321,7 +321,10 @@ def _serialize(estimator: Any) -> tuple[dict[str, str], dict[str, np.ndarray]]:
     check_is_fitted(estimator)
     _check_state(estimator)
     _check_architecture_is_data(estimator)
-    attributes = {name: getattr(estimator, name) for name in _attribute_names(cls)}
+    names = _without_absent_groups(cls, vars(estimator))
+    attributes = {name: getattr(estimator, name) for name in names}
+    if isinstance(attributes.get("corruption_level_"), np.ndarray):
+        attributes["corruption_level_"] = attributes["corruption_level_"].tolist()
     for name in _OPTIONAL_ATTRIBUTES:
         if name in vars(estimator):
             attributes[name] = getattr(estimator, name)
@@ -362,8 +365,31 @@ def _attribute_names(cls: type) -> tuple[str, ...]:
     return (
         _COMMON_ATTRIBUTES
         + _entry(_ATTRIBUTES, cls)
+        + _resolved_names(cls)
         + tuple(getattr(cls, "_saved_attributes", ()))
     )
+
+
+def _resolved_names(cls: type) -> tuple[str, ...]:
+    """The fitted values of the parameters that accept "auto" (``max_iter_``...).
+
+    Files written before "auto" existed lack them; such files load into
+    models without them, which save again without them.
+    """
+    return tuple(f"{name}_" for name in cls._auto_params)
+
+
+def _without_absent_groups(cls: type, names: Collection[str]) -> tuple[str, ...]:
+    """Attribute names of ``cls`` less the groups that older files lack.
+
+    A group (attributes added to the format together) is left out when none
+    of its names is in ``names``.
+    """
+    expected = _attribute_names(cls)
+    for group in (_ATTRIBUTES_ADDED, _resolved_names(cls)):
+        if not any(name in names for name in group):
+            expected = tuple(name for name in expected if name not in group)
+    return expected
 
 
 def _classes_json(classes: np.ndarray) -> dict[str, Any]:
@@ -414,7 +440,7 @@ def _check_state(estimator: _Estimator) -> None:
                 f"cannot save the attribute {name!r} of this {cls.__name__}: "
                 "save writes what fit sets and nothing else; delete it first."
             )
-    for name in (*_attribute_names(cls), *_TENSOR_ATTRIBUTES):
+    for name in (*_without_absent_groups(cls, vars(estimator)), *_TENSOR_ATTRIBUTES):
         if name not in vars(estimator):
             raise ValueError(
                 f"this {cls.__name__} has no {name}, which fit sets; fit it again."
@@ -701,9 +727,7 @@ def _restore_architecture(cls: type, value: Any) -> _Estimator:
 def _restore_attributes(cls: type, text: str) -> dict[str, Any]:
     """The fitted attributes saved as JSON, each checked for its type."""
     saved = _json_object(text, "attributes")
-    expected = _attribute_names(cls)
-    if not any(name in saved for name in _ATTRIBUTES_ADDED):
-        expected = tuple(name for name in expected if name not in _ATTRIBUTES_ADDED)
+    expected = _without_absent_groups(cls, saved)
     _check_names(saved, expected, "attributes", _OPTIONAL_ATTRIBUTES)
     attributes = {
         "n_components_": _integer(saved, "n_components_", 1),
@@ -724,12 +748,42 @@ def _restore_attributes(cls: type, text: str) -> dict[str, Any]:
         )
     if "active_units_" in saved:
         attributes.update(_active_units(saved, attributes["n_components_"]))
+    if "max_iter_" in saved:
+        attributes.update(_resolved(cls, saved, attributes["n_features_in_"]))
     if "classes_" in saved:
         attributes.update(_labels(saved))
     if "latent_density_" in saved:
         attributes["latent_density_"] = _restore_mixture(
             saved["latent_density_"], attributes["n_components_"]
         )
+    return attributes
+
+
+def _resolved(cls: type, saved: dict, n_features: int) -> dict[str, Any]:
+    """The parameters' fitted values (``max_iter_``...), checked as parameters.
+
+    ``corruption_level_`` may be one number per feature (Gaussian noise with
+    ``scaling="standard"``); the others must pass the parameters' checks.
+    """
+    values = {name: saved[f"{name}_"] for name in cls._auto_params}
+    level = values["corruption_level"]
+    if isinstance(level, list):
+        if len(level) != n_features:
+            raise Refusal(
+                f"corruption_level_ holds {len(level)} numbers for "
+                f"n_features_in_={n_features}."
+            )
+        per_feature = _floats(saved, "corruption_level_")
+        values["corruption_level"] = max(per_feature)
+    for name, value in values.items():
+        if isinstance(value, str) and value == "auto":
+            raise Refusal(f"{name}_ is 'auto', which fit resolves to a value.")
+    _validated(cls(**values), "fitted values of the parameters")
+    attributes = {f"{name}_": saved[f"{name}_"] for name in cls._auto_params}
+    if isinstance(level, list):
+        if min(per_feature) < 0:
+            raise Refusal("corruption_level_ holds a negative number.")
+        attributes["corruption_level_"] = np.array(per_feature)
     return attributes
 
 

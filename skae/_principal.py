@@ -35,7 +35,7 @@ def principal_axes(
     k = min(n_components, n_features)
     mean, cov_times = _covariance_operator(rows)
     if n_features <= MAX_DENSE_FEATURES:
-        values, vectors = torch.linalg.eigh(cov_times(None))
+        values, vectors = torch.linalg.eigh(_unit_max(cov_times(None)))
     else:
         values, vectors = _subspace_iteration(cov_times, n_features, k, generator)
     axes = vectors[:, values.argsort(descending=True)[:k]].T
@@ -44,6 +44,16 @@ def principal_axes(
     out = torch.zeros((n_components, n_features), dtype=torch.float32)
     out[:k] = axes.float().cpu()
     return mean.float().cpu(), out
+
+
+def _unit_max(cov: torch.Tensor) -> torch.Tensor:
+    """``cov`` divided by its largest magnitude: the same eigenvectors.
+
+    LAPACK's eigensolver fails to converge on covariances of tiny values
+    (rows of subnormal numbers give entries near 1e-89).
+    """
+    top = cov.abs().max()
+    return cov / top if top > 0 else cov
 
 
 def _covariance_operator(rows):

@@ -55,7 +55,9 @@ def fit_scaling(X: np.ndarray, kind: str | None) -> tuple[np.ndarray, np.ndarray
     ``kind`` is None (offset 0, scale 1), "global" (centre each feature,
     divide by the root mean feature variance) or "standard" (divide each
     feature by its own standard deviation). Features that are constant up
-    to the rounding of ``X``'s dtype keep their units (scale 1).
+    to the rounding of ``X``'s dtype, or whose spread is below float32's
+    smallest normal number (its inverse would overflow the float32 rows),
+    keep their units (scale 1).
     """
     n_samples, n_features = X.shape
     if kind is None:
@@ -72,7 +74,8 @@ def fit_scaling(X: np.ndarray, kind: str | None) -> tuple[np.ndarray, np.ndarray
     else:
         scale = np.sqrt(var)
         tiny = 10 * eps * np.abs(mean)
-    scale[(scale <= tiny) | (scale == 0.0)] = 1.0
+    too_small = (scale <= tiny) | (scale < np.finfo(np.float32).tiny)
+    scale[too_small] = 1.0
     return mean, scale
 
 

@@ -304,13 +304,43 @@ def fit_module(
                 history.converged = True
                 break
     else:
-        # A fixed-length schedule has converged when it has run its course.
-        history.converged = trainer.schedule.fixed_length
+        # A fixed-length schedule has converged when it has run its course,
+        # unless its loss was still falling fast at the end.
+        history.converged = trainer.schedule.fixed_length and not still_falling(
+            history.loss_curve
+        )
     epochs.close()
     if X_val is not None or history.interrupted:
         kept.restore(module)
     module.eval()
     return history
+
+
+# A fixed budget counts as unfinished when the last tenth of its epochs still
+# brought more than this share of the whole run's fall of the training loss.
+STILL_FALLING_SHARE = 0.05
+
+
+def final_fall(curve: list[float]) -> float:
+    """The last tenth's share of the fall of ``curve`` (epochs' mean losses).
+
+    The mean loss of the last ``m = max(1, len(curve) // 10)`` epochs is
+    compared with that of the ``m`` epochs before; the difference is divided
+    by the whole run's fall, the first epoch's loss minus the lowest. 0 when
+    the curve did not fall or is too short to compare.
+    """
+    m = max(1, len(curve) // 10)
+    total = curve[0] - min(curve) if curve else 0.0
+    if len(curve) < 2 * m or not total > 0:
+        return 0.0
+    before = sum(curve[-2 * m : -m]) / m
+    last = sum(curve[-m:]) / m
+    return max(0.0, (before - last) / total)
+
+
+def still_falling(curve: list[float]) -> bool:
+    """Whether a fixed budget ended while the loss still fell fast."""
+    return final_fall(curve) > STILL_FALLING_SHARE
 
 
 def diverged(when: str, loss: float) -> ValueError:

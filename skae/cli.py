@@ -14,7 +14,7 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
 from . import __version__
-from ._compare import DIGITS_SETTING_TEXT, compare, default_models, format_table
+from ._compare import compare, default_models, format_table
 from .datasets import load_image_dataset
 
 
@@ -89,7 +89,10 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
         ),
     )
     cmp.add_argument(
-        "--max-iter", type=_bounded_int(1), default=100, help="epochs (default 100)"
+        "--max-iter",
+        type=_bounded_int(1),
+        default=None,
+        help="epochs of the autoencoders (default: theirs, which suit the data)",
     )
     cmp.add_argument(
         "--random-state",
@@ -145,15 +148,12 @@ def main(argv: list[str] | None = None) -> int:
         )
     print(
         f"{args.dataset}: {X_train.shape[0]} train / {X_test.shape[0]} test samples, "
-        f"{X_train.shape[1]} features; max_iter={args.max_iter}, "
+        f"{X_train.shape[1]} features; max_iter={args.max_iter or 'auto'}, "
         f"random_state={args.random_state}; torch {torch.__version__}, "
         f"{torch.get_num_threads()} threads, {platform.machine()}, "
         f"{os.cpu_count()} CPUs"
     )
-    digits = args.dataset == "digits"
-    models = default_models(
-        args.max_iter, args.random_state, args.device, digits=digits
-    )
+    models = default_models(args.random_state, args.device, args.max_iter)
     start = time.perf_counter()
     rows = compare(
         X_train, X_test, y_train, y_test, args.n_components, models, not args.quiet
@@ -164,12 +164,6 @@ def main(argv: list[str] | None = None) -> int:
         f"images of the summed squared pixel error ({units}); log-lik: PCA's "
         "probabilistic model and the VAE's evidence lower bound, per test image."
     )
-    if digits:
-        print(
-            f"Denoising AE: AutoencoderTransformer({DIGITS_SETTING_TEXT}), the "
-            "user guide's "
-            "small-data setting; the others use their defaults."
-        )
     return 0
 
 

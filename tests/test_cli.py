@@ -11,7 +11,7 @@ from sklearn.utils import Bunch
 
 import skae
 from skae import datasets
-from skae._compare import DIGITS_SETTING, format_table
+from skae._compare import default_models, format_table
 from skae.cli import main
 
 
@@ -19,27 +19,15 @@ def test_compare_prints_table(capsys):
     assert main(["compare", "--n-components", "2", "--max-iter", "3", "--quiet"]) == 0
     out = capsys.readouterr().out
     rows = [line for line in out.splitlines() if line.startswith("|")]
-    # header, rule, then the models in order; the digits add the documented
-    # small-data setting.
-    assert len(rows) == 2 + 4
+    # header, rule, then the models in order, each with its defaults.
+    assert len(rows) == 2 + 3
     names = [r.split("|")[1].strip() for r in rows[2:]]
-    assert names == ["PCA", "Autoencoder", "Denoising AE", "VAE"]
+    assert names == ["PCA", "Autoencoder", "VAE"]
     assert "digits: 1347 train / 450 test" in out
-    assert "Denoising AE: AutoencoderTransformer(hidden_layer_sizes=(1024, 512)" in out
-    # Log-likelihoods for PCA and the VAE only ("-" for both autoencoders).
+    assert "max_iter=3" in out
+    # Log-likelihoods for PCA and the VAE only ("-" for the autoencoder).
     log_liks = [r.split("|")[6].strip() for r in rows[2:]]
-    assert [v == "-" for v in log_liks] == [False, True, True, False]
-
-
-def test_denoising_setting_is_the_swept_one():
-    # The row skae compare prints is the variant measured in docs/quality.md.
-    pytest.importorskip("matplotlib")  # the benchmark scripts plot
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    try:
-        from sweep_digits import VARIANTS
-    finally:
-        sys.path.pop(0)
-    assert VARIANTS["hidden 1024-512, silu, noise 5"] == DIGITS_SETTING
+    assert [v == "-" for v in log_liks] == [False, True, False]
 
 
 def test_python_dash_m_entry_point():
@@ -70,8 +58,23 @@ def test_format_table_marks_missing_values():
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist.npz"
 
 
+@pytest.fixture
+def small_networks(monkeypatch):
+    """``skae compare``'s models with a small network: tests of the command's
+    data paths, not of the models (whose defaults are 1000-500-250 on MNIST)."""
+    from skae import cli
+
+    def small(*args, **kwargs):
+        models = default_models(*args, **kwargs)
+        for name in ("Autoencoder", "VAE"):
+            models[name].set_params(hidden_layer_sizes=(16,))
+        return models
+
+    monkeypatch.setattr(cli, "default_models", small)
+
+
 @pytest.mark.skipif(not SHARED.exists(), reason="shared MNIST copy not present")
-def test_compare_on_mnist(capsys):
+def test_compare_on_mnist(capsys, small_networks):
     argv = ["compare", "--dataset", "mnist", "--data", str(SHARED)]
     assert main([*argv, "--n-components", "2", "--max-iter", "1", "--quiet"]) == 0
     out = capsys.readouterr().out
@@ -83,7 +86,7 @@ def test_compare_on_mnist(capsys):
     assert 42 < float(pca_row.split("|")[3]) < 45
 
 
-def test_compare_on_fashion_with_a_tiny_loader(capsys, monkeypatch):
+def test_compare_on_fashion_with_a_tiny_loader(capsys, monkeypatch, small_networks):
     rng = np.random.RandomState(0)
     calls = []
 

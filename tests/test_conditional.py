@@ -88,7 +88,11 @@ def test_transform_with_and_without_y(fitted, digits):
     assert np.allclose(Z, np.einsum("nc,ncd->nd", proba, per_class), atol=1e-6)
     sure = proba.max(axis=1) > 0.999
     assert sure.sum() > 30
-    assert np.allclose(Z[sure], per_class[sure, proba[sure].argmax(axis=1)], atol=1e-4)
+    # There the mixture is the likeliest class's code, up to the others' share.
+    best = per_class[sure, proba[sure].argmax(axis=1)]
+    spread = np.abs(per_class[sure] - best[:, None]).max(axis=1)
+    others = 1 - proba[sure].max(axis=1, keepdims=True)
+    assert (np.abs(Z[sure] - best) <= others * spread + 1e-6).all()
     # The label matters: another label gives other codes.
     assert not np.allclose(Z_y, fitted.transform(X, y=(y_test[:60] + 1) % 10))
     mean, std = fitted.posterior(X)
@@ -305,4 +309,7 @@ def test_options_work_with_labels(digits, options):
 def test_convergence_warning_names_the_class(digits):
     X_train, _, y_train, _ = digits
     with pytest.warns(ConvergenceWarning, match="ConditionalVAETransformer"):
-        ConditionalVAETransformer(**FAST).fit(X_train[:50], y_train[:50])
+        # A schedule that can stop early warns when it runs out of epochs.
+        ConditionalVAETransformer(**FAST, learning_rate="adaptive").fit(
+            X_train[:50], y_train[:50]
+        )

@@ -114,7 +114,7 @@ def test_callable_corruption_sees_the_callers_units_and_must_keep_the_shape():
         seen.append((x.min().item(), x.max().item(), generator))
         return x.clamp(max=15.0)
 
-    est = AutoencoderTransformer(corruption=clip_high, **FAST).fit(X)
+    est = AutoencoderTransformer(corruption=clip_high, batch_size=60, **FAST).fit(X)
     low, high, generator = seen[0]
     assert 9.9 < low and high < 20.1 and isinstance(generator, torch.Generator)
     assert len(seen) == 3 * 1  # one batch of 60 rows per epoch, 3 epochs
@@ -173,7 +173,9 @@ def test_mult_vae_input_dropout_normalises_then_drops_and_rescales():
     """Liang et al.'s order: L2-normalise, then inverted dropout (expectation kept)."""
     X, _ = two_tastes(n_users=40)
     vae = VAETransformer(likelihood="multinomial", corruption="masking", **FAST)
-    corrupt = vae._corruption(Standardizer(np.zeros(40), np.ones(40)))
+    corrupt = vae._resolved(X, warm=False)._corruption(
+        Standardizer(np.zeros(40), np.ones(40))
+    )
     assert corrupt.after_unit_norm and corrupt.level == 0.5
     model = vae.fit(X).module_
     device = next(model.parameters()).device  # SKAE_TEST_DEVICE=cuda fits there

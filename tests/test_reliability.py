@@ -105,7 +105,8 @@ def _interrupt_after(monkeypatch, n_steps):
 
 @pytest.mark.parametrize("Est", BOTH)
 def test_keyboard_interrupt_keeps_the_last_completed_epoch(Est, small, monkeypatch):
-    params = {**FAST, "batch_size": 20, "max_iter": 10}  # 3 steps per epoch
+    # 3 steps per epoch; a constant rate: epochs 1-2 do not depend on max_iter.
+    params = {**FAST, "batch_size": 20, "max_iter": 10, "learning_rate": "constant"}
     two_epochs = Est(**{**params, "max_iter": 2}).fit(small)
     _interrupt_after(monkeypatch, 3 * 2 + 2)  # in the middle of epoch 3
     est = Est(**params)

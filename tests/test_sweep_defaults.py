@@ -33,7 +33,10 @@ def test_sweep_defaults_quick(tmp_path):
         assert row["dataset"] == "digits"
         assert row["n_train"] == 1347
         assert row["epochs"] == 2
-        assert row["warned"] is False  # the cosine schedule's budget is no warning
+        # A cosine budget of 2 epochs ends with the loss still falling fast.
+        assert row["warned"] is True
+        assert row["resolved"]["max_iter"] == 2
+        assert row["resolved"]["hidden_layer_sizes"] == [1000, 500]
         assert row["seconds"] > 0.0
         assert 0.1 < row["logreg"] <= 1.0 and 0.1 < row["knn"] <= 1.0
         assert 0.0 < row["test_error"] < 2 * row["pca_error"]
@@ -71,3 +74,66 @@ def test_sweep_defaults_rejects_unknown_rule(tmp_path):
     assert result.returncode == 2
     assert "unknown rules ['nope']" in result.stderr
     assert not (tmp_path / "x").exists()
+
+
+def _sweep_module():
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        import sweep_defaults
+    finally:
+        sys.path.pop(0)
+    return sweep_defaults
+
+
+@pytest.mark.parametrize("n, d", [(1347, 64), (12000, 20)])
+def test_rule_rows_are_the_defaults(n, d):
+    # The page reports rows of the rules "rule" (autoencoder) and "rule, vae
+    # beta 0.5 noise" as the defaults': their parameters are what "auto" gives.
+    from skae import AutoencoderTransformer, VAETransformer
+
+    sweep = _sweep_module()
+    X = np.random.RandomState(0).normal(size=(n, d)) * 3.0
+    s = sweep.spread(X)
+    ae, _ = sweep.RULES["rule"](n, d, s)
+    _, vae = sweep.RULES["rule, vae beta 0.5 noise"](n, d, s)
+    for model, params in [(AutoencoderTransformer(2), ae), (VAETransformer(2), vae)]:
+        spec = model._resolved(X, warm=False)
+        for name, value in params.items():
+            if name == "batch_size":
+                value = value, spec._batch_size(n)
+                assert value[0] == value[1]
+            elif name == "corruption_level":
+                assert getattr(spec, name) == pytest.approx(value, rel=1e-9)
+            else:
+                assert getattr(spec, name) == value, name
+        assert getattr(spec, "beta", 0.5) == 0.5 and getattr(spec, "kl_warmup", 0) == 0
+
+
+def test_page_section_is_replaced_between_markers(tmp_path):
+    sweep = _sweep_module()
+    base = dict(
+        split=5, seed=0, n_train=1347, params={}, epochs=80, warned=False,
+        seconds=10.0, test_error=150.0, pca_error=180.0, logreg=0.97,
+        pca_logreg=0.95, knn=0.98, pca_knn=0.984,
+    )  # fmt: skip
+    rows = [
+        dict(base, dataset="digits", rule="defaults", model="ae", k=16),
+        dict(base, dataset="digits", rule="rule", model="vae", k=16),  # not defaults
+        dict(base, dataset="digits", rule="defaults", model="ae", k=16, split=0),
+        dict(base, dataset="mnist", rule="rule", model="ae", k=30, n_train=60000),
+        dict(base, dataset="mnist", rule="defaults", model="ae", k=30, n_train=60000,
+             budget=1, epochs=1, seconds=9.0, test_error=7.9),
+    ]  # fmt: skip
+    runs = tmp_path / "runs.jsonl"
+    runs.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    page = tmp_path / "page.md"
+    page.write_text("# Title\n\nBody.\n")
+    for _ in range(2):  # the second run replaces the first's section
+        run_sweep("--page", page, runs)
+    text = page.read_text()
+    assert text.count(sweep.MARKERS[0]) == 1 and text.endswith("Body.\n")
+    table = [line for line in text.splitlines() if line.startswith("| ")]
+    assert table[1].startswith("| digits | AutoencoderTransformer | 16 | 1 | 150.00")
+    assert table[2].startswith("| mnist | AutoencoderTransformer | 30 | 1 |")
+    assert len(table) == 3 + 3  # two headers, two rows, then the curve's two
+    assert "| mnist | AutoencoderTransformer | 30 | 1 | 9 | 7.90 | 180.00 |" in text
