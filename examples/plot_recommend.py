@@ -47,10 +47,10 @@ for row in range(test.shape[0]):
         hidden[row, item], test[row, item] = 1.0, 0.0
 test, hidden = test.tocsr(), hidden.tocsr()
 
-# Mult-VAE's recipe is what likelihood="multinomial" resolves "auto" to: one
-# hidden layer of 600, tanh, input dropout 0.5, beta=0.2 reached over 10
-# epochs, batches of 100, 100 cosine epochs. The latent size is the paper's.
-vae = VAETransformer(200, likelihood="multinomial", random_state=0).fit(train)
+# Mult-VAE's recipe is what likelihood="multinomial" resolves "auto" to: 200
+# latent dimensions, one hidden layer of 600, tanh, input dropout 0.5,
+# beta=0.2 reached over 10 epochs, batches of 100, 100 cosine epochs.
+vae = VAETransformer(likelihood="multinomial", random_state=0).fit(train)
 top = vae.recommend(test, n_items=20)
 popular = np.argsort(-np.asarray(train.sum(axis=0)).ravel(), kind="stable")
 

@@ -537,7 +537,7 @@ class _BaseAutoencoder(
 
         self.module_ = module
         self.mean_, self.scale_ = mean, scale
-        self.n_components_ = self.n_components
+        self.n_components_ = architecture[0]
         self._fitted_architecture = architecture
         previous = self.loss_curve_ if warm else []
         self.loss_curve_ = previous + history.loss_curve
@@ -623,7 +623,7 @@ class _BaseAutoencoder(
 
         self.module_ = module
         self.mean_, self.scale_ = mean, scale
-        self.n_components_ = self.n_components
+        self.n_components_ = architecture[0]
         self._fitted_architecture = architecture
         self.loss_curve_ = [*getattr(self, "loss_curve_", []), loss]
         self.validation_loss_curve_ = None

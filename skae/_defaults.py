@@ -10,6 +10,8 @@ data's units) and the likelihood. The rules were chosen by measurement
 ``benchmarks/sweep_recommend.py`` on MovieLens-100k seed 0's validation
 users) and reported on other data (``docs/quality.md``):
 
+* the VAE's latent size: 2, and Mult-VAE's 200 for the multinomial
+  likelihood (the autoencoder's ``n_components=2`` is a plain default);
 * a wide network with a smooth activation: hidden widths ``(w, w/2)`` below
   10000 rows and for the VAE, ``(w, w/2, w/4)`` for the autoencoder from
   10000 rows, ``w = min(1000, max(64,
@@ -61,6 +63,11 @@ class TrainingData:
     @property
     def multinomial(self) -> bool:
         return self.likelihood == "multinomial"
+
+
+def n_components(data: TrainingData) -> int:
+    """The VAE's latent size: 2 (a map), Mult-VAE's 200 for user-item data."""
+    return 200 if data.multinomial else 2
 
 
 def hidden_layer_sizes(data: TrainingData) -> tuple[int, ...]:

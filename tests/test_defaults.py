@@ -192,3 +192,18 @@ def test_a_budget_that_ends_still_falling_warns():
         AutoencoderTransformer(
             2, hidden_layer_sizes=(16,), max_iter=2, random_state=0, device="cpu"
         ).fit(X_DIGITS[:200])
+
+
+def test_vae_latent_size_follows_the_likelihood(tmp_path):
+    counts = np.random.default_rng(0).poisson(0.3, size=(120, 30)).astype(float)
+    mult = VAETransformer(likelihood="multinomial", max_iter=1, random_state=0)
+    mult.set_params(device="cpu", hidden_layer_sizes=(8,)).fit(counts)
+    assert mult.n_components == "auto" and mult.n_components_ == 200
+    assert mult.transform(counts).shape == (120, 200)
+    assert mult.get_feature_names_out()[-1] == "vaetransformer199"
+    skae.save(mult, tmp_path / "m.safetensors")
+    loaded = skae.load(tmp_path / "m.safetensors")
+    np.testing.assert_array_equal(loaded.transform(counts), mult.transform(counts))
+    gaussian = VAETransformer(max_iter=1, hidden_layer_sizes=(8,), device="cpu")
+    assert gaussian.fit(X_DIGITS[:50]).n_components_ == 2
+    assert VAETransformer(7, max_iter=1, device="cpu").fit(counts).n_components_ == 7
