@@ -129,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             images = load_image_dataset(args.dataset, args.data)
         except (OSError, ValueError) as error:
-            cmp.error(f"--dataset {args.dataset}: {error}")
+            named = "--data" if args.data is not None else f"--dataset {args.dataset}"
+            cmp.error(f"{named}: {error}")
         X_train, X_test = images.X_train, images.X_test
         y_train, y_test = images.y_train, images.y_test
         units = "pixels 0..1"

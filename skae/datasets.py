@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,11 +101,18 @@ def _from_folder(folder: Path, file: str) -> dict | None:
 
 
 def _from_npz(path: Path) -> dict:
-    with np.load(path) as data:
-        missing = [k for k in _KEYS if k not in data]
-        if missing:
-            raise ValueError(f"{path} lacks the arrays {missing}; it needs {_KEYS}.")
-        return {k: data[k] for k in _KEYS}
+    try:
+        with np.load(path) as data:
+            arrays = {k: data[k] for k in _KEYS if k in data}
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, TypeError) as error:
+        # numpy's own message for random bytes speaks of pickles.
+        raise ValueError(
+            f"{path} is not a .npz file numpy can read ({type(error).__name__})."
+        ) from None
+    missing = [k for k in _KEYS if k not in arrays]
+    if missing:
+        raise ValueError(f"{path} lacks the arrays {missing}; it needs {_KEYS}.")
+    return arrays
 
 
 def _from_path(path: Path, file: str) -> dict | None:
@@ -131,6 +139,15 @@ def _fetch_openml(dataset: _ImageSet, cache: Path) -> dict:
     cache.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(cache / dataset.file, **arrays)
     return arrays
+
+
+def _not_in(dataset: _ImageSet, path: Path) -> str:
+    """Why the file or folder ``path`` the caller named holds no ``dataset``."""
+    if not path.exists():
+        why = "no such file or folder"
+    else:  # a folder: _from_path reads any file, or raises
+        why = f"the folder holds neither {dataset.file} nor the four IDX files"
+    return f"{dataset.name} was not found in {path}: {why}."
 
 
 def _check(arrays: dict, dataset: _ImageSet, source: str) -> dict:
@@ -162,6 +179,8 @@ def _load(dataset: _ImageSet, data_home, return_X_y: bool, as_frame: bool, descr
         if arrays is not None:
             source = f"{label} {path}"
             break
+        if label == "data_home":  # a place the caller named: nowhere else
+            raise FileNotFoundError(_not_in(dataset, path))
     if arrays is None:
         try:
             arrays = _fetch_openml(dataset, cache)
@@ -171,7 +190,8 @@ def _load(dataset: _ImageSet, data_home, return_X_y: bool, as_frame: bool, descr
                 f"{dataset.name} was not found ({tried}) and "
                 f"fetch_openml({dataset.openml_name!r}) failed: {exc!r}. Put "
                 f"{dataset.file} or the four IDX files in one of these places, "
-                "or pass data_home=..."
+                "or name its file or folder (data_home=..., or skae compare's "
+                "--data)."
             ) from exc
         source = (
             f"OpenML {dataset.openml_name} (data id {dataset.openml_id}), cached "
@@ -204,7 +224,7 @@ def load_mnist(data_home=None, *, return_X_y=False, as_frame=False):
     1. ``data_home``: a ``.npz`` file with arrays ``X_train``, ``y_train``,
        ``X_test``, ``y_test``, or a folder holding such a ``mnist.npz`` or the
        four original IDX files (``train-images-idx3-ubyte`` ... gzipped or
-       not);
+       not). When given it must hold the data: no other place is searched;
     2. the ``SKAE_DATA`` environment variable, read the same way;
     3. ``<scikit-learn data home>/skae/mnist.npz``, the cache;
     4. ``fetch_openml("mnist_784")``, whose result is saved to that cache.
@@ -234,6 +254,13 @@ def load_mnist(data_home=None, *, return_X_y=False, as_frame=False):
 
     Raises
     ------
+    FileNotFoundError
+        When ``data_home`` does not exist or is a folder without the data.
+
+    ValueError
+        When a file found is not a readable ``.npz`` file of the four arrays
+        (or an IDX file of unsigned bytes).
+
     OSError
         When no place holds the data and OpenML cannot be reached; the
         message lists every place that was tried.
@@ -263,7 +290,8 @@ def load_fashion_mnist(data_home=None, *, return_X_y=False, as_frame=False):
     1. ``data_home``: a ``.npz`` file with arrays ``X_train``, ``y_train``,
        ``X_test``, ``y_test``, or a folder holding such a
        ``fashion-mnist.npz`` or the four original IDX files
-       (``train-images-idx3-ubyte`` ... gzipped or not);
+       (``train-images-idx3-ubyte`` ... gzipped or not). When given it must
+       hold the data: no other place is searched;
     2. the ``SKAE_DATA`` environment variable, read the same way;
     3. ``/usr/share/datasets/fashion-mnist``, where Debian's package
        ``dataset-fashion-mnist`` puts the IDX files;
@@ -297,6 +325,13 @@ def load_fashion_mnist(data_home=None, *, return_X_y=False, as_frame=False):
 
     Raises
     ------
+    FileNotFoundError
+        When ``data_home`` does not exist or is a folder without the data.
+
+    ValueError
+        When a file found is not a readable ``.npz`` file of the four arrays
+        (or an IDX file of unsigned bytes).
+
     OSError
         When no place holds the data and OpenML cannot be reached; the
         message lists every place that was tried.

@@ -179,11 +179,50 @@ def test_console_script_reports_bad_values_without_a_traceback():
 
 def test_missing_images_are_an_argparse_error(capsys, monkeypatch):
     def not_found(data_home=None):
-        raise OSError(f"MNIST was not found (data_home: {data_home})")
+        raise OSError("MNIST was not found (cache: ...) and fetch_openml failed")
 
     monkeypatch.setattr(datasets, "load_mnist", not_found)
     with pytest.raises(SystemExit) as info:
-        main(["compare", "--dataset", "mnist", "--data", "/no/such.npz"])
+        main(["compare", "--dataset", "mnist"])
     assert info.value.code == 2
     err = capsys.readouterr().err
-    assert "error: --dataset mnist: MNIST was not found (data_home: /no/such" in err
+    assert "error: --dataset mnist: MNIST was not found (cache" in err
+
+
+def _written(path: Path, content: bytes) -> Path:
+    path.write_bytes(content)
+    return path
+
+
+def _folder(path: Path) -> Path:
+    path.mkdir()
+    return path
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda p: _written(p / "a.npz", b""), "is not a .npz file numpy can read"),
+        (
+            lambda p: _written(p / "a.npz", np.random.RandomState(0).bytes(4096)),
+            "is not a .npz file numpy can read",
+        ),
+        (lambda p: p / "missing.npz", "no such file or folder"),
+        (
+            lambda p: _folder(p / "empty"),
+            "the folder holds neither mnist.npz nor the four IDX files",
+        ),
+    ],
+    ids=["empty file", "random bytes", "missing path", "empty folder"],
+)
+def test_bad_data_is_one_line_naming_the_flag(make, message, tmp_path, capsys):
+    path = make(tmp_path)
+    with pytest.raises(SystemExit) as info:
+        main(["compare", "--dataset", "mnist", "--data", str(path)])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    error = [line for line in err.splitlines() if "error:" in line]
+    assert len(error) == 1 and "Traceback" not in err
+    assert error[0].startswith("skae compare: error: --data: ")
+    assert str(path) in error[0] and message in error[0]
+    assert "pickle" not in err  # numpy's message for random bytes misleads

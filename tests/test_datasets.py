@@ -113,10 +113,28 @@ def test_openml_result_is_cached(tmp_path, monkeypatch):
 def test_nothing_found_offline_names_every_place(tmp_path, monkeypatch):
     monkeypatch.setenv("SKAE_DATA", str(tmp_path / "env_dir"))
     with pytest.raises(OSError) as info:
-        load_mnist(tmp_path / "explicit")
+        load_mnist()
     message = str(info.value)
-    for place in ("explicit", "env_dir", "mnist.npz", "no network"):
+    for place in ("env_dir", "mnist.npz", "no network", "--data"):
         assert place in message
+
+
+def test_a_named_place_without_the_data_is_an_error_not_a_download(
+    tmp_path, monkeypatch
+):
+    def no_download(*args, **kwargs):
+        raise AssertionError("a named data_home must not fall back to OpenML")
+
+    monkeypatch.setattr(datasets, "fetch_openml", no_download)
+    with pytest.raises(FileNotFoundError, match="explicit: no such file or folder"):
+        load_mnist(tmp_path / "explicit")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match=r"neither mnist\.npz nor the four IDX"):
+        load_mnist(tmp_path / "empty")
+    for content in (b"", np.random.RandomState(0).bytes(4096)):
+        (tmp_path / "bad.npz").write_bytes(content)
+        with pytest.raises(ValueError, match=r"is not a \.npz file numpy can read"):
+            load_mnist(tmp_path / "bad.npz")
 
 
 def test_malformed_inputs(tmp_path):
@@ -214,11 +232,11 @@ def test_fashion_openml_result_is_cached(monkeypatch):
     np.testing.assert_array_equal(first.X_test, second.X_test)
 
 
-def test_fashion_nothing_found_offline_names_every_place(tmp_path):
+def test_fashion_nothing_found_offline_names_every_place():
     with pytest.raises(OSError) as info:
-        load_fashion_mnist(tmp_path / "explicit")
+        load_fashion_mnist()
     message = str(info.value)
-    for place in ("explicit", "fashion-mnist.npz", "Debian", "Fashion-MNIST"):
+    for place in ("fashion-mnist.npz", "Debian", "Fashion-MNIST"):
         assert place in message
 
 
