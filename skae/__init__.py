@@ -1,11 +1,22 @@
 """skae: autoencoders and variational autoencoders as scikit-learn transformers."""
 
-from ._autoencoder import AutoencoderTransformer
-from ._conditional import ConditionalVAETransformer
-from ._persistence import load, save
-from ._vae import VAETransformer
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
+
+# Where each public name lives. They are imported on first use, so that
+# ``import skae`` (and ``skae --version``) does not load torch and
+# scikit-learn until an estimator is asked for.
+_PUBLIC = {
+    "AutoencoderTransformer": "._autoencoder",
+    "ConditionalVAETransformer": "._conditional",
+    "VAETransformer": "._vae",
+    "load": "._persistence",
+    "save": "._persistence",
+}
 
 __all__ = [
     "AutoencoderTransformer",
@@ -15,3 +26,21 @@ __all__ = [
     "load",
     "save",
 ]
+
+if TYPE_CHECKING:
+    from ._autoencoder import AutoencoderTransformer
+    from ._conditional import ConditionalVAETransformer
+    from ._persistence import load, save
+    from ._vae import VAETransformer
+
+
+def __getattr__(name: str):
+    if name in _PUBLIC:
+        value = getattr(import_module(_PUBLIC[name], __name__), name)
+        globals()[name] = value  # found directly from now on
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_PUBLIC})

@@ -7,15 +7,20 @@ import os
 import platform
 import sys
 import time
-
-import sklearn
-import torch
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
+from importlib import metadata
 
 from . import __version__
-from ._compare import compare, default_models, format_table
-from .datasets import load_image_dataset
+
+# torch and scikit-learn are imported by main() once the arguments are
+# parsed: ``skae --version`` and argument errors answer without them.
+
+
+def _installed(distribution: str) -> str:
+    """The installed version of ``distribution``, read without importing it."""
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return "not installed"
 
 
 def _bounded_int(minimum: int, maximum: int | None = None):
@@ -46,8 +51,8 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
         "--version",
         action="version",
         version=(
-            f"skae {__version__} (torch {torch.__version__}, scikit-learn "
-            f"{sklearn.__version__}, Python {platform.python_version()})"
+            f"skae {__version__} (torch {_installed('torch')}, scikit-learn "
+            f"{_installed('scikit-learn')}, Python {platform.python_version()})"
         ),
     )
     sub = parser.add_subparsers(dest="command", required=True)
@@ -121,13 +126,19 @@ def main(argv: list[str] | None = None) -> int:
     """
     parser, cmp = _parser()
     args = parser.parse_args(argv)
+    import torch
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    from . import _compare, datasets
+
     if args.data is not None and args.dataset == "digits":
         cmp.error("--data applies to --dataset mnist or fashion, not digits")
     if args.device == "cuda" and not torch.cuda.is_available():
         cmp.error("--device cuda: CUDA is not available on this machine")
     if args.dataset in ("mnist", "fashion"):
         try:
-            images = load_image_dataset(args.dataset, args.data)
+            images = datasets.load_image_dataset(args.dataset, args.data)
         except (OSError, ValueError) as error:
             named = "--data" if args.data is not None else f"--dataset {args.dataset}"
             cmp.error(f"{named}: {error}")
@@ -154,12 +165,12 @@ def main(argv: list[str] | None = None) -> int:
         f"{torch.get_num_threads()} threads, {platform.machine()}, "
         f"{os.cpu_count()} CPUs"
     )
-    models = default_models(args.random_state, args.device, args.max_iter)
+    models = _compare.default_models(args.random_state, args.device, args.max_iter)
     start = time.perf_counter()
-    rows = compare(
+    rows = _compare.compare(
         X_train, X_test, y_train, y_test, args.n_components, models, not args.quiet
     )
-    print(format_table(rows))
+    print(_compare.format_table(rows))
     print(
         f"total {time.perf_counter() - start:.1f} s. recon. error: mean over test "
         f"images of the summed squared pixel error ({units}); log-lik: PCA's "

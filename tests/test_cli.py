@@ -62,7 +62,7 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist.npz"
 def small_networks(monkeypatch):
     """``skae compare``'s models with a small network: tests of the command's
     data paths, not of the models (whose defaults are 1000-500-250 on MNIST)."""
-    from skae import cli
+    from skae import _compare
 
     def small(*args, **kwargs):
         models = default_models(*args, **kwargs)
@@ -70,7 +70,7 @@ def small_networks(monkeypatch):
             models[name].set_params(hidden_layer_sizes=(16,))
         return models
 
-    monkeypatch.setattr(cli, "default_models", small)
+    monkeypatch.setattr(_compare, "default_models", small)
 
 
 @pytest.mark.skipif(not SHARED.exists(), reason="shared MNIST copy not present")
@@ -226,3 +226,23 @@ def test_bad_data_is_one_line_naming_the_flag(make, message, tmp_path, capsys):
     assert error[0].startswith("skae compare: error: --data: ")
     assert str(path) in error[0] and message in error[0]
     assert "pickle" not in err  # numpy's message for random bytes misleads
+
+
+def test_version_and_import_do_not_load_torch():
+    # skae --version answered in 3.5-5 s when it imported torch first.
+    code = (
+        "import sys, skae\n"
+        "from skae.cli import main\n"
+        "try:\n"
+        "    main(['--version'])\n"
+        "except SystemExit as exit:\n"
+        "    assert exit.code == 0\n"
+        "print(sorted(m for m in ('torch', 'sklearn') if m in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith(f"skae {skae.__version__} (torch 2.")
+    assert lines[-1] == "[]"
+    assert "AutoencoderTransformer" in dir(skae)
