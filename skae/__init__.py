@@ -5,7 +5,9 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING
 
-__version__ = "0.1.0"
+# PEP 440: a ".devN" suffix between releases (the changelog's Unreleased
+# section), so that a build from a checkout never claims a release's number.
+__version__ = "0.2.0.dev0"
 
 # Where each public name lives. They are imported on first use, so that
 # ``import skae`` (and ``skae --version``) does not load torch and
