@@ -224,6 +224,7 @@ def test_callable_architecture_clones_and_pickles(builder, pixels):
         )
 
 
+@pytest.mark.slow
 def test_callable_architecture_in_a_parallel_grid_search(pixels):
     X, _ = pixels
     est = VAETransformer(architecture=SMALL_CONV, max_iter=1, device="cpu")

@@ -29,6 +29,7 @@ def run_benchmark(
         pytest.param("fashion", SHARED_FASHION, "Fashion-MNIST", id="fashion"),
     ],
 )
+@pytest.mark.slow
 def test_bench_mnist_quick(tmp_path, dataset, shared, title):
     if not shared.exists():
         pytest.skip(f"shared {title} copy not present")
@@ -65,6 +66,7 @@ def test_bench_mnist_default_pages():
         assert fashion.data == str(SHARED_FASHION)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not SHARED.exists(), reason="shared MNIST copy not present")
 def test_bench_speed_quick(tmp_path):
     page = tmp_path / "speed.md"
@@ -81,6 +83,7 @@ def test_bench_speed_quick(tmp_path):
 @pytest.mark.skipif(
     not Path("/proc/self/status").exists(), reason="reads VmHWM from Linux's /proc"
 )
+@pytest.mark.slow
 def test_check_sparse_scale_quick():
     result = run_benchmark("check_sparse_scale.py", "--quick", timeout=300)
     assert "s per epoch" in result.stdout and "transform:" in result.stdout
@@ -95,6 +98,7 @@ def test_bench_recommend_quick_on_synthetic_users(tmp_path):
     assert "against EASE: above on" in text
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not SHARED.exists(), reason="shared MNIST copy not present")
 def test_bench_quality_quick(tmp_path):
     pytest.importorskip("matplotlib")
@@ -118,6 +122,7 @@ def test_bench_quality_quick(tmp_path):
     assert json.loads(results.read_text())["ae30"] == stored["ae30"]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not SHARED.exists(), reason="shared MNIST copy not present")
 def test_sweep_mlp_quick(tmp_path):
     pytest.importorskip("matplotlib")
@@ -146,6 +151,7 @@ def test_sweep_mlp_report_of_the_published_run():
     assert best < 3.0 < relu
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not SHARED.exists(), reason="shared MNIST copy not present")
 def test_bench_scale_quick(tmp_path):
     out = tmp_path / "scale.json"
@@ -175,6 +181,7 @@ def test_bench_cuda_report_of_the_published_run():
     not (SHARED.parent / "fashion-mnist.npz").exists(),
     reason="shared MNIST and Fashion-MNIST copies not present",
 )
+@pytest.mark.slow
 def test_bench_uses_quick(tmp_path):
     out = tmp_path / "uses.json"
     result = run_benchmark("bench_uses.py", "--quick", "--json", out)
@@ -194,6 +201,7 @@ def test_bench_uses_quick(tmp_path):
         assert 0 <= share <= 1 and results["conditional"][name]["samples"] == 1000
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not SHARED.exists(), reason="shared MNIST copy not present")
 def test_bench_maps_quick(tmp_path):
     pytest.importorskip("matplotlib")
@@ -214,6 +222,7 @@ def test_bench_maps_quick(tmp_path):
     assert "_static/maps_mnist.png" in page.read_text()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not SHARED.exists(), reason="shared MNIST copy not present")
 def test_sweep_vae_quick(tmp_path):
     pytest.importorskip("matplotlib")
@@ -241,6 +250,7 @@ def test_sweep_vae_report_of_the_published_runs(where, n_rows):
     assert len(rows) == len(run.read_text().splitlines()) == n_rows
 
 
+@pytest.mark.slow
 def test_sweep_digits_quick(tmp_path):
     pytest.importorskip("matplotlib")
     out = tmp_path / "sweep.jsonl"
@@ -284,6 +294,7 @@ def test_sweep_digits_report_of_the_stored_run():
     assert all(r[4] == r[7] == "100%" for r in setting)
 
 
+@pytest.mark.slow
 def test_holdout_digits_quick(tmp_path):
     pytest.importorskip("matplotlib")
     out = tmp_path / "holdout.jsonl"

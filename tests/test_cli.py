@@ -15,6 +15,7 @@ from skae._compare import default_models, format_table
 from skae.cli import main
 
 
+@pytest.mark.slow
 def test_compare_prints_table(capsys):
     assert main(["compare", "--n-components", "2", "--max-iter", "3", "--quiet"]) == 0
     out = capsys.readouterr().out
@@ -73,6 +74,7 @@ def small_networks(monkeypatch):
     monkeypatch.setattr(_compare, "default_models", small)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not SHARED.exists(), reason="shared MNIST copy not present")
 def test_compare_on_mnist(capsys, small_networks):
     argv = ["compare", "--dataset", "mnist", "--data", str(SHARED)]

@@ -48,6 +48,7 @@ def test_pipeline_with_classifier(digits):
     assert pipe.score(X_test, y_test) > 0.85
 
 
+@pytest.mark.slow
 def test_grid_search_parallel_uses_score(digits):
     X_train, _, _, _ = digits
     search = GridSearchCV(

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "benchmarks" / "failure_table.py"
 
@@ -31,6 +33,7 @@ def table_rows(page):
     return rows
 
 
+@pytest.mark.slow
 def test_failure_table_quick(tmp_path):
     page = tmp_path / "reliability.md"
     result = subprocess.run(

@@ -148,6 +148,7 @@ def test_layout_distance_is_quadratic_near_and_linear_far():
     assert (farther / far).item() == pytest.approx(2.0, rel=0.02)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("Estimator", [AutoencoderTransformer, VAETransformer])
 def test_neighbour_term_draws_neighbours_together(Estimator, digits):
     X, _ = digits

@@ -168,6 +168,7 @@ def test_corrupted_format_1_file_is_still_checked(tmp_path):
 
 
 # ------------------------------------------------------------- byte flips
+@pytest.mark.slow
 def test_check_byte_flips_quick():
     # 10 copies per class, 30 files: every one refused or identical.
     cmd = [sys.executable, str(ROOT / "benchmarks" / "check_byte_flips.py")]

@@ -236,6 +236,7 @@ print(peak() - base)
 @pytest.mark.skipif(
     not os.path.exists("/proc/self/clear_refs"), reason="needs Linux's /proc"
 )
+@pytest.mark.slow
 def test_scoring_memory_is_bounded_for_wide_data():
     # Was about 6 GB for one row of 20000 features (a padded 1024-row tile of
     # 16 draws), 12 GB for log_likelihood(n_samples=100).

@@ -112,6 +112,7 @@ def test_validation_fast_path_keeps_the_checks(wide):
     assert est.transform(rows).dtype == np.float64
 
 
+@pytest.mark.slow
 def test_bench_serving_quick(tmp_path):
     page = tmp_path / "serving.md"
     out = subprocess.run(

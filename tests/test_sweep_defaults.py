@@ -19,6 +19,7 @@ def run_sweep(*args) -> str:
     return result.stdout
 
 
+@pytest.mark.slow
 def test_sweep_defaults_quick(tmp_path):
     pytest.importorskip("torch")
     out = tmp_path / "sweep.jsonl"
@@ -68,6 +69,7 @@ def test_spread_is_what_global_scaling_divides_by():
     assert spread(X) == pytest.approx(np.sqrt(X.var(0).mean()))
 
 
+@pytest.mark.slow
 def test_sweep_defaults_rejects_unknown_rule(tmp_path):
     cmd = [sys.executable, str(SCRIPT), "--quick", "--json", tmp_path / "x", "nope"]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
@@ -109,6 +111,7 @@ def test_rule_rows_are_the_defaults(n, d):
         assert getattr(spec, "beta", 0.5) == 0.5 and getattr(spec, "kl_warmup", 0) == 0
 
 
+@pytest.mark.slow
 def test_page_section_is_replaced_between_markers(tmp_path):
     sweep = _sweep_module()
     base = dict(

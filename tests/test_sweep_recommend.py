@@ -18,6 +18,7 @@ def run_sweep(*args) -> str:
     return result.stdout
 
 
+@pytest.mark.slow
 def test_sweep_recommend_quick(tmp_path):
     pytest.importorskip("torch")
     out = tmp_path / "sweep.jsonl"
