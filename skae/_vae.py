@@ -401,24 +401,16 @@ class VAETransformer(_BaseAutoencoder):
     marginal distribution rather than from noise, which saves the first
     epochs the work of learning it; the gain shrinks as training goes on.
 
-    The defaults are data-adaptive: ``fit`` resolves each parameter left at
-    "auto" from the number ``n`` and width of the training rows, their
-    spread and the likelihood (:mod:`skae._defaults` states the rules). They
-    were chosen by measurement on the digits' splits 0-4 and Fashion-MNIST
-    and reported on other data (``docs/quality.md``): a wide network with
-    SiLU, input noise in units of the data's spread, a cosine learning rate
-    over a budget of epochs that shrinks on very large data, so that default
-    fits run to their budget. A fit with ``learning_rate="cosine"`` warns
-    (``ConvergenceWarning``) only when its loss was still falling fast at the
-    end: when the mean training loss of the last tenth of the epochs is below
-    that of the tenth before by more than 5% of the run's whole fall (first
-    epoch's loss minus the lowest); default fits on the digits end at
-    0.2-0.7%. ``beta`` is 0.5 for the Gaussian
-    likelihood (codes that also serve classifiers), 1 for the Bernoulli one
-    and Mult-VAE's recipe for the multinomial one (Liang et al., 2018:
-    200 latent dimensions, one hidden layer of 600, tanh, input dropout 0.5,
-    ``beta=0.2`` reached over 10 epochs, batches of 100). A warm start keeps the
-    fitted network; ``partial_fit`` resolves "auto" on its first block.
+    The defaults are data-adaptive, as :class:`AutoencoderTransformer`'s
+    Notes describe (the rules are in :mod:`skae._defaults`; two hidden
+    layers and a peak rate of 1e-3 here, no ``pca_path``). ``beta`` is 0.5
+    for the Gaussian likelihood (codes that also serve classifiers; the
+    prior samples then match the training data less closely than with 1),
+    1 for the Bernoulli one and Mult-VAE's recipe for the multinomial one
+    (Liang et al., 2018: 200 latent dimensions, one hidden layer of 600,
+    tanh, input dropout 0.5, ``beta=0.2`` reached over 10 epochs, batches of
+    100). ``score_samples`` and ``log_likelihood`` are the model's evidence
+    lower bound whatever ``beta`` is.
 
     Examples
     --------

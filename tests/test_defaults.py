@@ -207,3 +207,17 @@ def test_vae_latent_size_follows_the_likelihood(tmp_path):
     gaussian = VAETransformer(max_iter=1, hidden_layer_sizes=(8,), device="cpu")
     assert gaussian.fit(X_DIGITS[:50]).n_components_ == 2
     assert VAETransformer(7, max_iter=1, device="cpu").fit(counts).n_components_ == 7
+
+
+def test_scores_are_the_bound_whatever_beta():
+    # The default beta=0.5 trains a weighted objective; the scores stay the
+    # evidence lower bound of the fitted model (beta plays no part in them).
+    vae = VAETransformer(2, hidden_layer_sizes=(8,), max_iter=2, random_state=0)
+    vae.set_params(device="cpu").fit(X_DIGITS[:100])
+    assert vae.beta_ == 0.5
+    scores = vae.score_samples(X_DIGITS[:20])
+    bound = vae.log_likelihood(X_DIGITS[:20], n_samples=1, random_state=0)
+    vae.set_params(beta=1.0)
+    np.testing.assert_array_equal(vae.score_samples(X_DIGITS[:20]), scores)
+    again = vae.log_likelihood(X_DIGITS[:20], n_samples=1, random_state=0)
+    np.testing.assert_array_equal(again, bound)
