@@ -324,6 +324,15 @@ def defaults_section(paths: list[Path]) -> str:
         for r in map(json.loads, path.read_text().splitlines())
         if (r["rule"], r["model"]) in DEFAULT_RULES and _reported(r)
     ]
+    # One row per fit: where the rule "defaults" was run on the same split and
+    # seed as an explicit rule, its row (the product as shipped) is shown.
+    fits: dict[tuple, dict] = {}
+    for r in rows:
+        key = (r["dataset"], r["model"], r["k"], r["split"], r["seed"])
+        key += (r["n_train"], r.get("budget"))
+        if key not in fits or r["rule"] == "defaults":
+            fits[key] = r
+    rows = list(fits.values())
     full = [r for r in rows if r.get("budget") is None]
     curve = [r for r in rows if r.get("budget") is not None]
     groups: dict[tuple, list] = {}
