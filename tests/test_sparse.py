@@ -90,7 +90,8 @@ def test_wide_sparse_inference_uses_small_tiles():
     est = VAETransformer(likelihood="multinomial", **FAST).fit(S)
     assert tile_size(torch.device("cpu"), est._row_bytes(est._n_score_draws)) < 64
     assert np.isfinite(est.score_samples(S)).all()
-    assert est.transform(S).shape == (50, 2)
+    # n_components="auto" is Mult-VAE's 200 for the multinomial likelihood.
+    assert est.transform(S).shape == (50, 200)
 
 
 def test_all_zero_sparse_matrix_is_in_range_for_bernoulli():
