@@ -94,7 +94,7 @@ SETTINGS: dict[str, dict] = {
     # The defaults before they were data-adaptive (batch_size="auto" was then
     # min(200, n): 200 here); the stored row was measured as "today's
     # defaults" with no parameter set, and renamed when they changed.
-    "former defaults": dict(FORMER_VAE_DEFAULTS, batch_size=200),
+    "former defaults": dict(FORMER_VAE_DEFAULTS, n_components=2, batch_size=200),
     # The defaults of the time (batch_size="auto" was min(200, n): 200 on every
     # data set here) with issue 29's changes.
     "issue 29 (200, masking 0.5)": dict(
