@@ -140,8 +140,9 @@ def main(argv: list[str] | None = None) -> int:
         try:
             images = datasets.load_image_dataset(args.dataset, args.data)
         except (OSError, ValueError) as error:
+            # One line, no usage: the arguments parsed; the data did not.
             named = "--data" if args.data is not None else f"--dataset {args.dataset}"
-            cmp.error(f"{named}: {error}")
+            cmp.exit(2, f"{cmp.prog}: error: {named}: {error}\n")
         X_train, X_test = images.X_train, images.X_test
         y_train, y_test = images.y_train, images.y_test
         units = "pixels 0..1"
