@@ -365,8 +365,11 @@ class _BaseAutoencoder(
         spec = copy.copy(self)
         vars(spec).update(values)
         if _is_auto(self.corruption_level):
+            # The spread (a pass over X) only where the level is a multiple of it.
+            gaussian = spec.corruption == "gaussian"
+            spread = spec._spread(columns) if gaussian else None
             spec.corruption_level = defaults.corruption_level(
-                spec.corruption, data, spec._spread(columns)
+                spec.corruption, data, spread
             )
         return spec
 

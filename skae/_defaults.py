@@ -135,8 +135,11 @@ def noise_factor(n_samples: int) -> float:
     return min(1.5, (2000.0 / n_samples) ** 0.3)
 
 
-def corruption_level(kind: object, data: TrainingData, spread: float) -> float:
-    """Noise standard deviation in the data's units, or a drop probability."""
+def corruption_level(kind: object, data: TrainingData, spread) -> float:
+    """Noise standard deviation in the data's units, or a drop probability.
+
+    ``spread`` (a number, or one per feature) is used for Gaussian noise only.
+    """
     if kind == "gaussian":
         return noise_factor(data.n_samples) * spread
     return 0.5
