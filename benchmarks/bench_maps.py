@@ -121,8 +121,8 @@ def graph_timings(X: np.ndarray, k: int = 15) -> dict:
     import torch
     from sklearn.neighbors import NearestNeighbors
 
+    from skae._data import DenseRows
     from skae._neighbors import nearest_neighbors
-    from skae._rows import DenseRows
 
     out = {}
     start = time.perf_counter()

@@ -220,7 +220,7 @@ def test_error_curve(X_test: np.ndarray, mean: np.ndarray, scale: np.ndarray):
 
 def scaling_of(model, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The internal scaling ``model.fit(X)`` will use (mean_, scale_)."""
-    from skae._scaling import fit_scaling
+    from skae._data.scaling import fit_scaling
 
     return fit_scaling(X, model._resolved_scaling())
 

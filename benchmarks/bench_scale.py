@@ -328,9 +328,9 @@ def main() -> None:
     parser.add_argument("--probe", nargs=3, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.block_bytes:
-        from skae import _rows
+        from skae._data import blocks
 
-        _rows.STREAM_BLOCK_BYTES = args.block_bytes
+        blocks.STREAM_BLOCK_BYTES = args.block_bytes
     if args.probe:
         kind, arg, epochs = args.probe
         print(json.dumps(probe(kind, arg, int(epochs), args.n_samples)))

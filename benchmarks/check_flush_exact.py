@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_speed
 
 from skae import _training
+from skae._data import DenseRows
 from skae._losses import SquaredError
 from skae._modules import init_parameters
 
@@ -37,7 +38,7 @@ def n_subnormal(optimizer: torch.optim.Optimizer) -> int:
     )
 
 
-def train(X: torch.Tensor, flush: bool) -> tuple[torch.nn.Module, list, list]:
+def train(X: DenseRows, flush: bool) -> tuple[torch.nn.Module, list, list]:
     counts = []
 
     def after_epoch(optimizer):
@@ -57,7 +58,7 @@ def train(X: torch.Tensor, flush: bool) -> tuple[torch.nn.Module, list, list]:
 def main() -> None:
     torch.set_num_threads(2)
     X_train, _ = bench_speed.load(bench_speed.DEFAULT_DATA, 12000)
-    X = torch.from_numpy(bench_speed.skae_scaled(X_train))
+    X = DenseRows(torch.from_numpy(bench_speed.skae_scaled(X_train)), None)
     flushed, curve_f, counts_f = train(X, flush=True)
     plain, curve_p, counts_p = train(X, flush=False)
     print("subnormal state values after each epoch, flushed run:", counts_f)

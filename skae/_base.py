@@ -29,22 +29,16 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from . import _defaults as defaults
 from . import architectures
 from ._corruption import CORRUPTIONS, make_corruption
-from ._inference import (
-    ModelMemo,
-    TilePlan,
-    map_tiles,
-    model_memo,
-    plan_tiles,
-    tile_size,
-)
+from ._data import DenseRows, Rows, make_rows
+from ._data.scaling import Standardizer, fit_scaling
+from ._data.tiles import TilePlan, map_tiles, plan_tiles, tile_size
 from ._invariant import batch_invariant
 from ._latent import _LatentMixin
 from ._layout import umap_layout
+from ._memo import ModelMemo, model_memo
 from ._modules import ACTIVATIONS, Builder, activation_elements, init_parameters
 from ._neighbor_loss import LayoutRows, NeighborPreserving
 from ._neighbors import NeighborGraph
-from ._rows import DenseRows, make_rows
-from ._scaling import Standardizer, fit_scaling
 from ._schedules import SCHEDULES
 from ._training import (
     STILL_FALLING_SHARE,
@@ -53,7 +47,6 @@ from ._training import (
     diverged,
     final_fall,
     fit_module,
-    n_batches,
 )
 
 AUTO = defaults.AUTO
@@ -261,7 +254,7 @@ class _BaseAutoencoder(
 
     def _after_fit(self, X, Xs, seed: int) -> None:
         """Fit anything else that depends on the training data ``X`` (validated)
-        or its scaled rows ``Xs`` (:mod:`skae._rows`)."""
+        or its scaled rows ``Xs`` (:class:`skae._data.rows.Rows`)."""
 
     # ---------------------------------------------------------------- fitting
     @_fit_context(prefer_skip_nested_validation=True)
@@ -534,7 +527,7 @@ class _BaseAutoencoder(
             config,
             generator,
             X_val,
-            spec._schedule(objective, n_batches(X_train, config.batch_size)),
+            spec._schedule(objective, X_train.n_batches(config.batch_size)),
         )
         spec._warn_about(history)
 
@@ -614,7 +607,7 @@ class _BaseAutoencoder(
         )
         config = spec._training_config(Xt.shape[0], partial=True)
         objective = spec._objective(spec._corruption(standardizer.to(device)))
-        steps = n_batches(Xt, config.batch_size)
+        steps = Xt.n_batches(config.batch_size)
         loss, rows = spec._with_neighbors(
             objective, Xt, generator, module if warm else None
         )
@@ -722,9 +715,7 @@ class _BaseAutoencoder(
         init_parameters(module, torch.Generator().manual_seed(seed))
         return module
 
-    def _split(
-        self, Xt: torch.Tensor, generator: torch.Generator
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def _split(self, Xt: Rows, generator: torch.Generator) -> tuple[Rows, Rows | None]:
         if not self.early_stopping:
             return Xt, None
         n = Xt.shape[0]
@@ -762,7 +753,7 @@ class _BaseAutoencoder(
         Real and bool dtypes are kept as they are (uint8 images are not
         copied to float64; each batch is scaled to float32 where it is
         used); anything else is converted to float64. A memory-mapped array
-        stays memory-mapped (see :mod:`skae._rows`).
+        stays memory-mapped (see :mod:`skae._data.streamed`).
         """
         if not reset and self._is_plain_rows(X):
             return _check_float32_range(X)
@@ -819,7 +810,7 @@ class _BaseAutoencoder(
         An estimate of the live tensors per row (input, the encoder's layer
         outputs and, per draw, the decoder's layer outputs, its output and
         the terms of its likelihood) that sizes the tiles to the memory
-        budget of :mod:`skae._inference`. The layer outputs are counted once
+        budget of :mod:`skae._data.tiles`. The layer outputs are counted once
         per model by a dry run of the fitted module on the meta device
         (:func:`skae._modules.activation_elements`), so convolutional and
         user-defined architectures are sized as well as the MLP.
@@ -875,7 +866,7 @@ class _BaseAutoencoder(
 
         ``op`` names what ``fn`` computes (with everything ``fn`` depends on
         besides the fitted model) so that its :class:`TilePlan` is checked
-        once (:func:`skae._inference.plan_tiles`); None runs every tile at
+        once (:func:`skae._data.tiles.plan_tiles`); None runs every tile at
         the largest size (for ``fn`` whose results depend on the tiles, such
         as random draws taken tile by tile).
         """

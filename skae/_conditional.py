@@ -19,8 +19,8 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_y, check_consistent_length, check_is_fitted
 
 from ._base import _check_n_samples, _transaction, output_dtype
+from ._data.scaling import fit_scaling
 from ._modules import build_vae
-from ._scaling import fit_scaling
 from ._vae import VAETransformer
 
 

@@ -1,6 +1,6 @@
 """Products whose result for a row does not depend on the other rows.
 
-See :mod:`skae._inference` for why: MKL's float32 matrix products give a
+See :mod:`skae._data.tiles` for why: MKL's float32 matrix products give a
 row a result that depends on its position in the batch unless the inner
 dimension is a multiple of :data:`PAD_MULTIPLE`, and on the number of rows
 below a threshold that grows with the inner dimension (and the thread

@@ -267,7 +267,7 @@ class LinearPath(nn.Module):
     ``weight`` (``n_components`` x ``n_features``) and ``offset``
     (``n_features``) start at zero; the estimator sets them to the principal
     axes and the mean of the training rows. :meth:`batch_invariant` gives
-    the copy that inference uses (see :mod:`skae._inference`).
+    the copy that inference uses (see :mod:`skae._data.tiles`).
     """
 
     def __init__(self, n_features: int, n_components: int) -> None:

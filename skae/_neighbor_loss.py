@@ -33,7 +33,7 @@ class Targeted(NamedTuple):
 class LayoutRows:
     """Training rows whose batches come with each row's place in a layout.
 
-    Wraps rows of :mod:`skae._rows` (the interface is the same); an epoch's
+    Wraps :class:`skae._data.rows.Rows` (the interface is the same); an epoch's
     batches are :class:`Targeted` instead of tensors. ``split`` and indexing
     return plain rows.
     """

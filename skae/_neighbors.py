@@ -21,7 +21,7 @@ def nearest_neighbors(
     """Exact Euclidean k nearest neighbours of every row among the others.
 
     ``rows`` offers ``split(size)`` (scaled float32 batches, as the training
-    rows of :mod:`skae._rows` do); they are scaled once, into a float32 copy
+    rows of :mod:`skae._data.rows` do); they are scaled once, into a float32 copy
     held on their device. Returns ``(distances, indices)``, both of shape
     ``(n_rows, k)``, nearest first. Blocks of queries are compared with
     blocks of keys by one matrix product each (``|q|^2 - 2 q.k + |k|^2``), so

@@ -2,8 +2,8 @@
 
 The stages follow skorch's shape (``train_step`` -> ``run_epoch`` ->
 ``fit_module``) without its per-sample ``DataLoader``: the training set is
-held on the target device (:mod:`skae._rows`: in its own dtype, sparse, or
-streamed from a memory map), each epoch draws one permutation from a local
+held on the target device (:class:`skae._data.rows.Rows`: in its own dtype,
+sparse, or streamed from a memory map), each epoch draws one permutation from a local
 ``torch.Generator`` and takes batches by index, the loss is summed on the
 device and brought to the host once per epoch. :class:`Trainer` holds the
 optimizer and schedule: ``fit_module`` runs its epochs, ``partial_fit`` one
@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
 from tqdm.auto import tqdm
 
+from ._data.rows import Rows
 from ._schedules import make_schedule
 
 Objective = Callable[[torch.nn.Module, torch.Tensor, torch.Generator], torch.Tensor]
@@ -146,49 +147,30 @@ def run_epoch(
     module: torch.nn.Module,
     objective: Objective,
     optimizer: torch.optim.Optimizer,
-    X: torch.Tensor,
+    X: Rows,
     config: TrainingConfig,
     generator: torch.Generator,
     on_step: Callable[[], None] | None = None,
 ) -> float:
     """One pass over ``X``; returns the mean loss per sample (one host sync).
 
-    ``X`` is a float32 tensor or training rows (:mod:`skae._rows`), which
-    hand out scaled float32 batches. ``on_step`` runs before every step
+    ``X`` is training rows (:class:`skae._data.rows.Rows`), which hand out
+    scaled float32 batches. ``on_step`` runs before every step
     (schedules).
     """
     module.train()
     total = torch.zeros((), dtype=torch.float64, device=X.device)
-    for xb in batches(X, config.batch_size, config.shuffle, generator):
+    for xb in X.batches(config.batch_size, config.shuffle, generator):
         if on_step is not None:
             on_step()
         total += train_step(module, objective, optimizer, xb, generator)
     return total.item() / X.shape[0]
 
 
-def batches(
-    X, size: int, shuffle: bool, generator: torch.Generator
-) -> Iterator[torch.Tensor]:
-    """One epoch of batches of ``X``: a tensor, or rows of :mod:`skae._rows`."""
-    if hasattr(X, "batches"):
-        return X.batches(size, shuffle, generator)
-    if shuffle:
-        order = torch.randperm(X.shape[0], generator=generator, device=generator.device)
-        return (X[idx] for idx in order.to(X.device).split(size))
-    return X.split(size)
-
-
-def n_batches(X, size: int) -> int:
-    """Batches in one epoch of ``X`` (see :func:`batches`)."""
-    if hasattr(X, "n_batches"):
-        return X.n_batches(size)
-    return math.ceil(X.shape[0] / size)
-
-
 def evaluate(
     module: torch.nn.Module,
     objective: Objective,
-    X: torch.Tensor,
+    X: Rows,
     seed: int,
     batch_size: int = 4096,
 ) -> float:
@@ -220,10 +202,10 @@ class Snapshot:
 def fit_module(
     module: torch.nn.Module,
     objective: Objective,
-    X: torch.Tensor,
+    X: Rows,
     config: TrainingConfig,
     generator: torch.Generator,
-    X_val: torch.Tensor | None = None,
+    X_val: Rows | None = None,
     on_step: Callable[[int], None] | None = None,
 ) -> History:
     """Train ``module`` in place; stop early as scikit-learn's MLP does.
@@ -246,7 +228,7 @@ def fit_module(
     ValueError
         If the loss becomes NaN or infinite (the run diverged).
     """
-    trainer = Trainer(module, objective, config, n_batches(X, config.batch_size))
+    trainer = Trainer(module, objective, config, X.n_batches(config.batch_size))
     history = History(validation_loss_curve=[] if X_val is not None else None)
     # The weights to fall back on: the best epoch's with X_val, else the last's.
     kept = Snapshot(module)
@@ -388,7 +370,7 @@ class Trainer:
 
     def run_epoch(
         self,
-        X,
+        X: Rows,
         generator: torch.Generator,
         on_step: Callable[[int], None] | None = None,
     ) -> float:

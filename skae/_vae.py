@@ -17,8 +17,10 @@ from sklearn.utils.validation import check_is_fitted
 from . import _defaults as defaults
 from ._base import AUTO, _BaseAutoencoder, _check_n_samples, output_dtype
 from ._corruption import Binarize, InputDropout
+from ._data.blocks import row_blocks
+from ._data.rows import feature_mean
+from ._data.tiles import rows_in_budget
 from ._defaults import TrainingData
-from ._inference import rows_in_budget
 from ._losses import (
     NegativeELBO,
     NegativeIWAEBound,
@@ -26,8 +28,6 @@ from ._losses import (
     importance_weighted_log_likelihood,
 )
 from ._modules import LIKELIHOODS, build_vae, output_layer
-from ._rows import feature_mean
-from ._scaling import row_blocks
 
 # Burda et al. (2015): a latent dimension is active when the variance of its
 # posterior means over the data exceeds 0.01.

@@ -6,7 +6,7 @@ import torch
 
 from skae import AutoencoderTransformer, VAETransformer
 from skae._corruption import make_corruption
-from skae._scaling import Standardizer
+from skae._data.scaling import Standardizer
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 

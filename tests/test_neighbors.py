@@ -13,6 +13,7 @@ from sklearn.model_selection import cross_val_score
 from sklearn.neighbors import KNeighborsClassifier, NearestNeighbors
 
 from skae import AutoencoderTransformer, VAETransformer
+from skae._data import DenseRows
 from skae._layout import (
     curve_parameters,
     optimize_layout,
@@ -26,7 +27,6 @@ from skae._neighbors import (
     memberships,
     nearest_neighbors,
 )
-from skae._rows import DenseRows
 
 
 @pytest.fixture(scope="module")

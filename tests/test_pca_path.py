@@ -15,8 +15,8 @@ from sklearn.exceptions import ConvergenceWarning
 from torch import nn
 
 from skae import AutoencoderTransformer, _principal, load, save
+from skae._data import DenseRows
 from skae._principal import principal_axes
-from skae._rows import DenseRows
 
 
 def _error(model, X):

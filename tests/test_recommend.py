@@ -8,8 +8,8 @@ import torch
 import skae._training
 from skae import AutoencoderTransformer, VAETransformer
 from skae._corruption import make_corruption
+from skae._data.scaling import Standardizer
 from skae._modules import MultinomialLikelihood
-from skae._scaling import Standardizer
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 

@@ -248,7 +248,7 @@ def test_scoring_memory_is_bounded_for_wide_data():
 
 
 def test_tiles_fit_the_memory_budget():
-    from skae._inference import CPU_TILE_BYTES, tile_size
+    from skae._data.tiles import CPU_TILE_BYTES, tile_size
 
     X = np.zeros((4, 20000), dtype=np.float32)
     vae = VAETransformer(2, **{**FAST, "max_iter": 1}).fit(X)

@@ -9,9 +9,9 @@ import pytest
 import torch
 from sklearn.exceptions import ConvergenceWarning
 
-from skae import AutoencoderTransformer, VAETransformer, _rows
-from skae._rows import DenseRows, StreamedRows, make_rows
-from skae._scaling import Standardizer, fit_scaling
+from skae import AutoencoderTransformer, VAETransformer
+from skae._data import DenseRows, StreamedRows, blocks, make_rows
+from skae._data.scaling import Standardizer, fit_scaling
 
 FAST = dict(
     n_components=3, hidden_layer_sizes=(16,), max_iter=3, device="cpu", random_state=0
@@ -80,7 +80,7 @@ def test_wide_integers_are_scaled_in_float64(digits):
 @pytest.fixture
 def small_blocks(monkeypatch):
     """Blocks of 2000 bytes: digits (64 uint8 features) stream in 31 rows each."""
-    monkeypatch.setattr(_rows, "STREAM_BLOCK_BYTES", 2000)
+    monkeypatch.setattr(blocks, "STREAM_BLOCK_BYTES", 2000)
 
 
 @pytest.mark.parametrize("Est", BOTH)

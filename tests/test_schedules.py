@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from skae import AutoencoderTransformer, _training
+from skae._data import DenseRows
 from skae._schedules import make_schedule
 from skae._training import TrainingConfig, fit_module
 
@@ -70,7 +71,7 @@ def _run_with_losses(monkeypatch, losses, tol, schedule="constant", n_iter_no_ch
         schedule=schedule,
     )
     module = torch.nn.Linear(2, 2)
-    X = torch.zeros(8, 2)
+    X = DenseRows(torch.zeros(8, 2), None)
     return fit_module(module, None, X, config, torch.Generator().manual_seed(0))
 
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from skae import AutoencoderTransformer, VAETransformer
-from skae._inference import MIN_TILE, TilePlan, plan_tiles, tile_ladder
+from skae._data.tiles import MIN_TILE, TilePlan, plan_tiles, tile_ladder
 
 ROOT = Path(__file__).resolve().parent.parent
 FAST = dict(max_iter=1, random_state=0, device="cpu")

@@ -6,7 +6,7 @@ import scipy.sparse as sp
 import torch
 
 from skae import AutoencoderTransformer, VAETransformer
-from skae._inference import tile_size
+from skae._data.tiles import tile_size
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 

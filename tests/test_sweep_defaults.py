@@ -61,7 +61,7 @@ def test_spread_is_what_global_scaling_divides_by():
     sys.path.insert(0, str(SCRIPT.parent))
     from sweep_defaults import spread
 
-    from skae._scaling import fit_scaling
+    from skae._data.scaling import fit_scaling
 
     X = np.random.RandomState(0).normal(size=(50, 4)) * [1.0, 2.0, 3.0, 4.0]
     _, scale = fit_scaling(X, "global")

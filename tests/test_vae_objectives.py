@@ -12,6 +12,9 @@ from torch import nn
 import skae._modules
 from skae import VAETransformer, architectures, load, save
 from skae._corruption import Binarize, make_corruption
+from skae._data import SparseRows
+from skae._data.rows import feature_mean
+from skae._data.scaling import Standardizer
 from skae._losses import (
     NegativeELBO,
     NegativeIWAEBound,
@@ -25,9 +28,6 @@ from skae._modules import (
     init_parameters,
     output_layer,
 )
-from skae._rows import feature_mean
-from skae._scaling import Standardizer
-from skae._sparse import SparseRows
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 

@@ -4,19 +4,21 @@ A user-item or TF-IDF matrix is far too large to hold dense (100,000 users x
 50,000 items is 20 GB as float32) but each batch of a few hundred rows is
 small. :class:`SparseRows` keeps the CSR arrays on the training device and
 hands the training loop dense, scaled float32 batches, exactly the rows the
-dense path would have produced (bit for bit on the CPU): the loop indexes
-it like a tensor.
+dense path would have produced (bit for bit on the CPU), through the same
+:class:`skae._data.rows.Rows` interface as dense rows.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 
 import numpy as np
 import scipy.sparse as sp
 import torch
 
-from ._scaling import Standardizer
+from .rows import shuffled_batches
+from .scaling import Standardizer
 
 
 class SparseRows:
@@ -104,7 +106,13 @@ class SparseRows:
         for start in range(0, n, size):
             yield self[torch.arange(start, min(start + size, n), device=self.device)]
 
+    def batches(
+        self, size: int, shuffle: bool, generator: torch.Generator
+    ) -> Iterator[torch.Tensor]:
+        """One epoch of dense, scaled batches (shuffled from ``generator``)."""
+        if shuffle:
+            return shuffled_batches(self, size, generator)
+        return self.split(size)
 
-def subset_rows(X: torch.Tensor | SparseRows, idx: torch.Tensor):
-    """Rows ``idx`` of ``X`` in ``X``'s own kind (dense tensor or sparse rows)."""
-    return X.subset(idx) if isinstance(X, SparseRows) else X[idx]
+    def n_batches(self, size: int) -> int:
+        return math.ceil(self.shape[0] / size)

@@ -1,4 +1,4 @@
-"""Internal scaling: statistics in float64, float32 rows without losing the offset.
+"""Scaling: statistics in float64, float32 rows without losing the offset.
 
 The network computes in float32, whose 24-bit mantissa cannot hold data with
 a large offset: ``1e6 + 0.3`` rounds to ``1000000.3125``. Statistics are
@@ -11,13 +11,12 @@ that reaches a model, in training and in inference alike.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
 
 import numpy as np
 import scipy.sparse as sp
 import torch
 
-BLOCK_ROWS = 4096
+from .blocks import BLOCK_ROWS, row_blocks, torch_rows
 
 # Input dtypes whose every value float32 holds exactly.
 EXACT_IN_FLOAT32 = (
@@ -32,21 +31,6 @@ EXACT_IN_FLOAT32 = (
 )
 # Of those, the dtypes torch subtracts a float32 tensor from.
 SUBTRACTABLE = (torch.float32, torch.uint8, torch.int8, torch.int16)
-
-
-def torch_rows(X: np.ndarray, start: int, stop: int) -> torch.Tensor:
-    """Rows ``start:stop`` of ``X`` as a CPU tensor, shared with ``X`` where possible.
-
-    Torch cannot view arrays with negative strides and warns on read-only
-    ones (e.g. ``joblib.load(..., mmap_mode="r")``): those rows are copied.
-    Rows of a sparse matrix are densified (one tile or block at a time).
-    """
-    rows = X[start:stop]
-    if sp.issparse(rows):
-        return torch.from_numpy(rows.toarray())
-    if rows.flags.writeable and all(stride >= 0 for stride in rows.strides):
-        return torch.from_numpy(rows)
-    return torch.from_numpy(np.array(rows))
 
 
 def fit_scaling(X: np.ndarray, kind: str | None) -> tuple[np.ndarray, np.ndarray]:
@@ -77,20 +61,6 @@ def fit_scaling(X: np.ndarray, kind: str | None) -> tuple[np.ndarray, np.ndarray
     too_small = (scale <= tiny) | (scale < np.finfo(np.float32).tiny)
     scale[too_small] = 1.0
     return mean, scale
-
-
-def row_blocks(X: np.ndarray) -> Iterator[np.ndarray]:
-    """Consecutive blocks of rows of ``X``; a large memory-mapped array is read
-    from its file (see :class:`skae._rows.BlockReader`), not through its mapping.
-    """
-    from ._rows import BlockReader, is_streamable
-
-    if is_streamable(X):
-        for _, block in BlockReader(X, BLOCK_ROWS).blocks():
-            yield block
-        return
-    for start in range(0, X.shape[0], BLOCK_ROWS):
-        yield X[start : start + BLOCK_ROWS]
 
 
 def _dense_moments(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
