@@ -122,7 +122,7 @@ def graph_timings(X: np.ndarray, k: int = 15) -> dict:
     from sklearn.neighbors import NearestNeighbors
 
     from skae._data import DenseRows
-    from skae._neighbors import nearest_neighbors
+    from skae._neighbors.graph import nearest_neighbors
 
     out = {}
     start = time.perf_counter()

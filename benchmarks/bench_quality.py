@@ -61,8 +61,9 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from skae import AutoencoderTransformer, VAETransformer, _training
+from skae import AutoencoderTransformer, VAETransformer
 from skae._defaults import FORMER_AE_DEFAULTS, FORMER_VAE_DEFAULTS
+from skae._train import loop
 from skae.datasets import load_image_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -192,7 +193,7 @@ def test_error_curve(X_test: np.ndarray, mean: np.ndarray, scale: np.ndarray):
     curve: list[tuple[float, float]] = []
     xs = torch.as_tensor((X_test - mean) / scale, dtype=torch.float32)
     scale_t = torch.as_tensor(scale, dtype=torch.float32)
-    original = _training.run_epoch
+    original = loop.run_epoch
     start, measuring = time.perf_counter(), [0.0]
 
     def measured(module, *args, **kwargs):
@@ -211,11 +212,11 @@ def test_error_curve(X_test: np.ndarray, mean: np.ndarray, scale: np.ndarray):
         measuring[0] += time.perf_counter() - begin
         return loss
 
-    _training.run_epoch = measured
+    loop.run_epoch = measured
     try:
         yield curve, measuring
     finally:
-        _training.run_epoch = original
+        loop.run_epoch = original
 
 
 def scaling_of(model, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -52,9 +52,10 @@ from sklearn.decomposition import PCA
 from sklearn.exceptions import ConvergenceWarning
 from torch import nn
 
-from skae import AutoencoderTransformer, _training
+from skae import AutoencoderTransformer
 from skae._defaults import FORMER_AE_DEFAULTS
-from skae._training import run_epoch
+from skae._train import loop
+from skae._train.loop import run_epoch
 from skae.datasets import load_image_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -167,7 +168,7 @@ def skae_model(max_iter: int, compile: bool = False) -> AutoencoderTransformer:
 
 @contextmanager
 def timed_epochs() -> Iterator[list[float]]:
-    """The seconds of every ``skae._training.run_epoch`` called inside the block.
+    """The seconds of every ``skae._train.loop.run_epoch`` called inside the block.
 
     ``run_epoch`` ends with the epoch's one host sync, as skorch times its
     own epochs.
@@ -180,7 +181,7 @@ def timed_epochs() -> Iterator[list[float]]:
         times.append(time.perf_counter() - start)
         return loss
 
-    with mock.patch.object(_training, "run_epoch", timed):
+    with mock.patch.object(loop, "run_epoch", timed):
         yield times
 
 
@@ -190,7 +191,7 @@ def skae_fit(
     """Seconds of a 1-epoch fit and of a (1 + epochs)-epoch fit, the per-epoch
     seconds inside the latter (first included) and the fitted model.
 
-    The epochs are timed by wrapping ``skae._training.run_epoch``, which ends
+    The epochs are timed by wrapping ``skae._train.loop.run_epoch``, which ends
     with the epoch's one host sync, as skorch times its own epochs.
     """
     with warnings.catch_warnings():

@@ -45,7 +45,8 @@ def _status(field: str) -> int:
 
 def probe(checkout: str, dtype: str) -> dict:
     sys.path.insert(0, checkout)
-    from skae import AutoencoderTransformer, _training
+    from skae import AutoencoderTransformer
+    from skae._train import loop
 
     X = np.load(DATA)["X_train"].reshape(60000, -1)
     if dtype != "uint8":
@@ -66,7 +67,7 @@ def probe(checkout: str, dtype: str) -> dict:
     Path("/proc/self/clear_refs").write_text("5")
     model(1).fit(X)
     growth = _status("VmHWM") - before
-    times, run = [], _training.run_epoch
+    times, run = [], loop.run_epoch
 
     def timed(*args, **kwargs):
         start = time.perf_counter()
@@ -74,7 +75,7 @@ def probe(checkout: str, dtype: str) -> dict:
         times.append(time.perf_counter() - start)
         return loss
 
-    with mock.patch.object(_training, "run_epoch", timed):
+    with mock.patch.object(loop, "run_epoch", timed):
         model(3).fit(X)
     return dict(growth_mib=growth / 2**20, epoch_s=min(times[1:]))
 

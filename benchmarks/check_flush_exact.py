@@ -20,12 +20,12 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_speed
 
-from skae import _training
 from skae._data import DenseRows
-from skae._losses import SquaredError
-from skae._modules import init_parameters
+from skae._nn.layers import init_parameters
+from skae._nn.objectives import SquaredError
+from skae._train import loop
 
-FLUSH = _training.flush_subnormal_state
+FLUSH = loop.flush_subnormal_state
 TINY = torch.finfo(torch.float32).tiny
 
 
@@ -48,10 +48,10 @@ def train(X: DenseRows, flush: bool) -> tuple[torch.nn.Module, list, list]:
 
     model = bench_speed.reference_module()
     init_parameters(model, torch.Generator().manual_seed(0))  # both runs alike
-    config = _training.TrainingConfig(24, 256, 1e-3, 1e-4, True, 0.0, 100)
+    config = loop.TrainingConfig(24, 256, 1e-3, 1e-4, True, 0.0, 100)
     generator = torch.Generator().manual_seed(0)
-    with mock.patch.object(_training, "flush_subnormal_state", after_epoch):
-        history = _training.fit_module(model, SquaredError(), X, config, generator)
+    with mock.patch.object(loop, "flush_subnormal_state", after_epoch):
+        history = loop.fit_module(model, SquaredError(), X, config, generator)
     return model, history.loss_curve, counts
 
 

@@ -39,7 +39,7 @@ from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
-import skae._training
+import skae._train.loop
 from skae import AutoencoderTransformer, VAETransformer, load, save
 from skae._defaults import FORMER_AE_DEFAULTS, FORMER_VAE_DEFAULTS
 
@@ -206,7 +206,7 @@ def interrupted(step, data=same):
     """
 
     def call(est, X):
-        original, count = skae._training.train_step, itertools.count(1)
+        original, count = skae._train.loop.train_step, itertools.count(1)
         n = step(X) if callable(step) else step
 
         def train_step(*args):
@@ -214,11 +214,11 @@ def interrupted(step, data=same):
                 raise KeyboardInterrupt
             return original(*args)
 
-        skae._training.train_step = train_step
+        skae._train.loop.train_step = train_step
         try:
             return est.fit(data(X))
         finally:
-            skae._training.train_step = original
+            skae._train.loop.train_step = original
 
     return call
 

@@ -15,9 +15,10 @@ from threadpoolctl import threadpool_limits
 
 from ._base import AUTO, _BaseAutoencoder
 from ._defaults import TrainingData
-from ._losses import SquaredError
-from ._modules import build_autoencoder, final_layer
-from ._principal import principal_axes
+from ._nn.builders import build_autoencoder
+from ._nn.layers import final_layer
+from ._nn.objectives import SquaredError
+from ._nn.principal import principal_axes
 
 
 class AutoencoderTransformer(_BaseAutoencoder):

@@ -28,19 +28,19 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from . import _defaults as defaults
 from . import architectures
-from ._corruption import CORRUPTIONS, make_corruption
 from ._data import DenseRows, Rows, make_rows
 from ._data.scaling import Standardizer, fit_scaling
 from ._data.tiles import TilePlan, map_tiles, plan_tiles, tile_size
-from ._invariant import batch_invariant
 from ._latent import _LatentMixin
-from ._layout import umap_layout
 from ._memo import ModelMemo, model_memo
-from ._modules import ACTIVATIONS, Builder, activation_elements, init_parameters
-from ._neighbor_loss import LayoutRows, NeighborPreserving
-from ._neighbors import NeighborGraph
-from ._schedules import SCHEDULES
-from ._training import (
+from ._neighbors.graph import NeighborGraph
+from ._neighbors.layout import umap_layout
+from ._neighbors.loss import LayoutRows, NeighborPreserving
+from ._nn.builders import activation_elements
+from ._nn.corruption import CORRUPTIONS, make_corruption
+from ._nn.invariant import batch_invariant
+from ._nn.layers import ACTIVATIONS, Builder, init_parameters
+from ._train.loop import (
     STILL_FALLING_SHARE,
     Trainer,
     TrainingConfig,
@@ -48,6 +48,7 @@ from ._training import (
     final_fall,
     fit_module,
 )
+from ._train.schedules import SCHEDULES
 
 AUTO = defaults.AUTO
 
@@ -212,7 +213,7 @@ class _BaseAutoencoder(
 
     @abstractmethod
     def _objective(self, corrupt: Callable | None) -> Callable:
-        """Return the training objective (see :mod:`skae._losses`)."""
+        """Return the training objective (see :mod:`skae._nn.objectives`)."""
 
     def _schedule(self, objective, steps_per_epoch: int) -> Callable | None:
         """Per-step schedule of ``objective``'s weights, or None."""
@@ -812,7 +813,7 @@ class _BaseAutoencoder(
         the terms of its likelihood) that sizes the tiles to the memory
         budget of :mod:`skae._data.tiles`. The layer outputs are counted once
         per model by a dry run of the fitted module on the meta device
-        (:func:`skae._modules.activation_elements`), so convolutional and
+        (:func:`skae._nn.builders.activation_elements`), so convolutional and
         user-defined architectures are sized as well as the MLP.
         """
         encoder, decoder = self._memo().get("activations", self._activations)
@@ -835,7 +836,7 @@ class _BaseAutoencoder(
         """The fitted module for inference in ``dtype``, batch-invariant.
 
         Its linear layers multiply with inner dimensions padded to a multiple
-        of 16 and summed in chunks (see :func:`skae._invariant.batch_invariant`),
+        of 16 and summed in chunks (see :func:`skae._nn.invariant.batch_invariant`),
         so that a row's result depends neither on its position in a tile nor
         on the tile's size. Built once per fitted model and dtype.
         """

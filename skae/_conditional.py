@@ -3,7 +3,7 @@
 The label travels with the rows: ``fit`` appends the one-hot columns of ``y``
 to ``X``, so the training loop, the objectives and the inference tiles work
 on rows ``[x, onehot(y)]`` as they are, and the module
-(:class:`skae._modules.ConditionalVAE`) splits them off. Methods called
+(:class:`skae._nn.models.ConditionalVAE`) splits them off. Methods called
 without a label marginalise it over the classes (see the class docstring).
 """
 
@@ -20,7 +20,7 @@ from sklearn.utils.validation import _check_y, check_consistent_length, check_is
 
 from ._base import _check_n_samples, _transaction, output_dtype
 from ._data.scaling import fit_scaling
-from ._modules import build_vae
+from ._nn.builders import build_vae
 from ._vae import VAETransformer
 
 
@@ -70,7 +70,7 @@ class ConditionalVAETransformer(VAETransformer):
     the one-hot vector of the classes seen in ``fit`` (``classes_``): the
     posterior heads see the encoder trunk's features and the label, the
     decoder sees ``[z, onehot(y)]``; every ``architecture`` works unchanged
-    (see :class:`skae._modules.ConditionalVAE`).
+    (see :class:`skae._nn.models.ConditionalVAE`).
 
     Every method takes an optional ``y``, keyword-only where the method of
     :class:`VAETransformer` has no ``y`` (``transform(X, y=y)``,
@@ -119,7 +119,7 @@ class ConditionalVAETransformer(VAETransformer):
         called without ``y`` and for ``sample``.
 
     module_ : torch.nn.Module
-        The trained conditional VAE (:class:`skae._modules.ConditionalVAE`),
+        The trained conditional VAE (:class:`skae._nn.models.ConditionalVAE`),
         reading rows ``[scaled x, onehot(y)]``.
 
     n_components_ : int

@@ -16,18 +16,20 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import _defaults as defaults
 from ._base import AUTO, _BaseAutoencoder, _check_n_samples, output_dtype
-from ._corruption import Binarize, InputDropout
 from ._data.blocks import row_blocks
 from ._data.rows import feature_mean
 from ._data.tiles import rows_in_budget
 from ._defaults import TrainingData
-from ._losses import (
+from ._nn.builders import build_vae
+from ._nn.corruption import Binarize, InputDropout
+from ._nn.layers import output_layer
+from ._nn.likelihoods import LIKELIHOODS
+from ._nn.objectives import (
     NegativeELBO,
     NegativeIWAEBound,
     elbo_common_noise,
     importance_weighted_log_likelihood,
 )
-from ._modules import LIKELIHOODS, build_vae, output_layer
 
 # Burda et al. (2015): a latent dimension is active when the variance of its
 # posterior means over the data exceeds 0.01.

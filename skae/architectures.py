@@ -38,7 +38,7 @@ from numbers import Integral
 
 from torch import nn
 
-from ._modules import activation_layer
+from ._nn.layers import activation_layer
 
 __all__ = ["conv", "mlp"]
 

@@ -21,7 +21,7 @@ from sklearn.utils.estimator_checks import (
 from torch import nn
 
 from skae import AutoencoderTransformer, VAETransformer, architectures, load, save
-from skae._modules import activation_elements
+from skae._nn.builders import activation_elements
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 

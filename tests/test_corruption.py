@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from skae import AutoencoderTransformer, VAETransformer
-from skae._corruption import make_corruption
 from skae._data.scaling import Standardizer
+from skae._nn.corruption import make_corruption
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 

@@ -1,9 +1,10 @@
 """The layer contract: which parts of skae may import which, and no cycles.
 
-skae is layered (see the README's Layout): the estimators compose the
-training loop, which drives the networks and the data layer; the data layer
-imports nothing else of skae, and the torch side never imports
-scikit-learn. Every import statement counts, those inside functions too.
+skae is layered (see the README's Layout): the estimators (the top-level
+modules) compose the training loop (``_train``), which drives the networks
+(``_nn``) on the rows of the data layer (``_data``); the data layer imports
+nothing else of skae, and the torch side never imports scikit-learn.
+Every import statement counts, those inside functions too.
 """
 
 from __future__ import annotations
@@ -19,9 +20,12 @@ PACKAGE = Path(skae.__file__).parent
 # Layer (a subpackage) -> the other layers it may import.
 ALLOWED: dict[str, set[str]] = {
     "skae._data": set(),
+    "skae._nn": {"skae._data"},
+    "skae._neighbors": set(),
+    "skae._train": {"skae._nn", "skae._data"},
 }
-# Modules and subpackages that never import scikit-learn (the torch side).
-NO_SKLEARN = ("skae._data",)
+# Subpackages that never import scikit-learn (the torch side).
+NO_SKLEARN = tuple(ALLOWED)
 
 
 def module_name(path: Path, root: Path) -> str:

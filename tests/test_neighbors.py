@@ -14,19 +14,19 @@ from sklearn.neighbors import KNeighborsClassifier, NearestNeighbors
 
 from skae import AutoencoderTransformer, VAETransformer
 from skae._data import DenseRows
-from skae._layout import (
-    curve_parameters,
-    optimize_layout,
-    spectral_layout,
-    umap_layout,
-)
-from skae._neighbor_loss import LayoutRows, Targeted, layout_distance
-from skae._neighbors import (
+from skae._neighbors.graph import (
     NeighborGraph,
     fuzzy_union,
     memberships,
     nearest_neighbors,
 )
+from skae._neighbors.layout import (
+    curve_parameters,
+    optimize_layout,
+    spectral_layout,
+    umap_layout,
+)
+from skae._neighbors.loss import LayoutRows, Targeted, layout_distance
 
 
 @pytest.fixture(scope="module")

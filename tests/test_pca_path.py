@@ -14,9 +14,10 @@ from sklearn.decomposition import PCA
 from sklearn.exceptions import ConvergenceWarning
 from torch import nn
 
-from skae import AutoencoderTransformer, _principal, load, save
+from skae import AutoencoderTransformer, load, save
 from skae._data import DenseRows
-from skae._principal import principal_axes
+from skae._nn import principal
+from skae._nn.principal import principal_axes
 
 
 def _error(model, X):
@@ -44,7 +45,7 @@ def test_principal_axes_are_pcas(digits):
 
 def test_wide_rows_use_subspace_iteration(digits, monkeypatch):
     X = digits[0]
-    monkeypatch.setattr(_principal, "MAX_DENSE_FEATURES", 8)
+    monkeypatch.setattr(principal, "MAX_DENSE_FEATURES", 8)
     _, axes = principal_axes(_rows(X), 5, torch.Generator().manual_seed(0))
     pca = PCA(5, svd_solver="full").fit(X)
     np.testing.assert_allclose(axes.numpy(), pca.components_, atol=1e-3)

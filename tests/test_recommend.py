@@ -5,11 +5,11 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-import skae._training
+import skae._train.loop
 from skae import AutoencoderTransformer, VAETransformer
-from skae._corruption import make_corruption
 from skae._data.scaling import Standardizer
-from skae._modules import MultinomialLikelihood
+from skae._nn.corruption import make_corruption
+from skae._nn.likelihoods import MultinomialLikelihood
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -143,13 +143,13 @@ def test_denoising_training_changes_the_model_but_not_inference_input(digits):
 def test_kl_warmup_ramps_the_kl_weight_per_step(monkeypatch):
     X, _ = two_tastes(n_users=100)
     weights = []
-    step = skae._training.train_step
+    step = skae._train.loop.train_step
 
     def recording_step(module, objective, optimizer, xb, generator):
         weights.append(float(objective.kl_weight))
         return step(module, objective, optimizer, xb, generator)
 
-    monkeypatch.setattr(skae._training, "train_step", recording_step)
+    monkeypatch.setattr(skae._train.loop, "train_step", recording_step)
     params = dict(FAST, batch_size=25, max_iter=4)  # 4 steps per epoch
     VAETransformer(likelihood="multinomial", kl_warmup=2, **params).fit(X)
     np.testing.assert_allclose(weights[:8], np.arange(8) / 8)

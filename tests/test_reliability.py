@@ -15,7 +15,7 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
-import skae._training
+import skae._train.loop
 from skae import AutoencoderTransformer, VAETransformer
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -91,7 +91,7 @@ def test_failed_refit_keeps_the_previous_model(Est, warm_start, small):
 
 def _interrupt_after(monkeypatch, n_steps):
     """Make the n-th training step raise KeyboardInterrupt, as Ctrl-C would."""
-    step = skae._training.train_step
+    step = skae._train.loop.train_step
     calls = []
 
     def interrupted_step(*args):
@@ -100,7 +100,7 @@ def _interrupt_after(monkeypatch, n_steps):
             raise KeyboardInterrupt
         return step(*args)
 
-    monkeypatch.setattr(skae._training, "train_step", interrupted_step)
+    monkeypatch.setattr(skae._train.loop, "train_step", interrupted_step)
 
 
 @pytest.mark.parametrize("Est", BOTH)

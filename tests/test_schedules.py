@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from skae import AutoencoderTransformer, _training
+from skae import AutoencoderTransformer
 from skae._data import DenseRows
-from skae._schedules import make_schedule
-from skae._training import TrainingConfig, fit_module
+from skae._train import loop
+from skae._train.loop import TrainingConfig, fit_module
+from skae._train.schedules import make_schedule
 
 FAST = dict(hidden_layer_sizes=(16,), device="cpu", random_state=0)
 
@@ -59,7 +60,7 @@ def test_constant_stops_at_first_plateau():
 def _run_with_losses(monkeypatch, losses, tol, schedule="constant", n_iter_no_change=2):
     """fit_module on a dummy module whose epochs report ``losses``."""
     values = iter(losses)
-    monkeypatch.setattr(_training, "run_epoch", lambda *args: next(values))
+    monkeypatch.setattr(loop, "run_epoch", lambda *args: next(values))
     config = TrainingConfig(
         max_iter=len(losses),
         batch_size=4,

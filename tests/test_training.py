@@ -2,7 +2,7 @@
 
 import torch
 
-from skae._training import TrainingConfig, flush_subnormal_state, make_optimizer
+from skae._train.loop import TrainingConfig, flush_subnormal_state, make_optimizer
 
 
 def test_flush_subnormal_state_zeroes_only_subnormals():

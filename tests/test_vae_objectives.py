@@ -9,24 +9,21 @@ import scipy.sparse as sp
 import torch
 from torch import nn
 
-import skae._modules
+import skae._nn.models
 from skae import VAETransformer, architectures, load, save
-from skae._corruption import Binarize, make_corruption
 from skae._data import SparseRows
 from skae._data.rows import feature_mean
 from skae._data.scaling import Standardizer
-from skae._losses import (
+from skae._nn.builders import build_vae
+from skae._nn.corruption import Binarize, make_corruption
+from skae._nn.layers import init_parameters, output_layer
+from skae._nn.likelihoods import BernoulliLikelihood
+from skae._nn.objectives import (
     NegativeELBO,
     NegativeIWAEBound,
     importance_weighted_log_likelihood,
     kl_standard_normal,
     training_target,
-)
-from skae._modules import (
-    BernoulliLikelihood,
-    build_vae,
-    init_parameters,
-    output_layer,
 )
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -115,13 +112,13 @@ def test_more_draws_give_a_tighter_bound_on_a_trained_model(pixels):
 def test_training_with_importance_samples(pixels, monkeypatch):
     X_train, X_test = pixels
     decoded = []
-    decode = skae._modules.VariationalAutoencoder.decode
+    decode = skae._nn.models.VariationalAutoencoder.decode
 
     def recording_decode(self, z, x=None):
         decoded.append(z.shape[0])
         return decode(self, z, x)
 
-    VAE = skae._modules.VariationalAutoencoder
+    VAE = skae._nn.models.VariationalAutoencoder
     monkeypatch.setattr(VAE, "decode", recording_decode)
     params = dict(FAST, n_importance_samples=5, kl_warmup=1, batch_size=100)
     vae = VAETransformer(4, likelihood="bernoulli", **params).fit(X_train)

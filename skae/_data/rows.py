@@ -1,7 +1,7 @@
 """Training rows: the one interface the training loop draws its batches from.
 
 Every kind of training data implements :class:`Rows`, so that the loop
-(:mod:`skae._training`) and the estimators never branch on it:
+(:mod:`skae._train.loop`) and the estimators never branch on it:
 
 * :class:`DenseRows`: an in-memory array, kept on the training device in its
   own dtype (uint8 images stay uint8: a quarter of float32) and scaled to

@@ -13,7 +13,7 @@ tell these sizes apart:
   inner dimension is at most 512 (below that MKL switches to small-matrix
   kernels, whose threshold grows with the inner dimension and the thread
   count); wider products are summed chunk by chunk
-  (:class:`skae._invariant.ChunkedLinear`).
+  (:class:`skae._nn.invariant.ChunkedLinear`).
 
 A :class:`TilePlan` checks this on the fitted model once, on a random probe,
 for the operation, the device and the thread count at hand: a call of a few

@@ -57,7 +57,7 @@ def training_target(
     batch by a draw (e.g. dynamic binarization); in evaluation the batch
     stays as given. A corruption then changes the encoder's input only, in
     training and evaluation: the objectives pass it to ``model.encode``
-    (see :meth:`skae._modules.VariationalAutoencoder.encode`).
+    (see :meth:`skae._nn.models.VariationalAutoencoder.encode`).
     """
     if resample is not None and model.training:
         x = resample(x, generator)

@@ -3,7 +3,7 @@
 A schedule sets the optimizer's learning rate before every gradient step
 (``on_step``) and decides what a plateau of the monitored loss means
 (``on_plateau``): stop, or go on with a smaller step size. The training loop
-in :mod:`skae._training` only calls these two methods.
+in :mod:`skae._train.loop` only calls these two methods.
 
 * ``"constant"``: the initial rate throughout; the first plateau stops.
 * ``"adaptive"``: as scikit-learn's MLP, the rate is divided (by 10 here)

@@ -22,7 +22,7 @@ import functools
 import numpy as np
 import torch
 
-from ._neighbors import NeighborGraph
+from .graph import NeighborGraph
 
 
 @functools.cache

@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import torch
 
-from ._data.scaling import Standardizer
+from .._data.scaling import Standardizer
 
 Corrupt = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 

@@ -5,7 +5,7 @@ exact k nearest neighbours of every row (:func:`nearest_neighbors`, blocks of
 ``torch.cdist``-style matrix products and a running ``topk``), their fuzzy
 memberships with a per-row bandwidth (:func:`memberships`) and the fuzzy
 union of the directed graph with its transpose (:func:`fuzzy_union`).
-:class:`NeighborGraph` holds the result, which :mod:`skae._layout` lays out.
+:class:`NeighborGraph` holds the result, which :mod:`skae._neighbors.layout` lays out.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from ._data.rows import feature_mean
+from .._data.rows import feature_mean
 
 # Above this many features the covariance is not formed: subspace iteration.
 MAX_DENSE_FEATURES = 4096

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 import torch
 from tqdm.auto import tqdm
 
-from ._data.rows import Rows
-from ._schedules import make_schedule
+from .._data.rows import Rows
+from .schedules import make_schedule
 
 Objective = Callable[[torch.nn.Module, torch.Tensor, torch.Generator], torch.Tensor]
 

@@ -86,7 +86,7 @@ def batch_invariant(module: nn.Module) -> nn.Module:
     """
     if isinstance(module, nn.Linear):
         return ChunkedLinear(module) if needs_chunks(module.in_features) else module
-    if hasattr(module, "batch_invariant"):  # e.g. skae._modules.LinearPath
+    if hasattr(module, "batch_invariant"):  # e.g. skae._nn.models.LinearPath
         return module.batch_invariant()
     children = {name: batch_invariant(child) for name, child in module.named_children()}
     if all(children[name] is child for name, child in module.named_children()):
