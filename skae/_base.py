@@ -317,7 +317,7 @@ class _BaseAutoencoder(
         fitted = dict(zip(self._architecture_params, architecture, strict=True))
         for name in self._auto_params:
             setattr(self, f"{name}_", fitted.get(name, getattr(spec, name)))
-        self.batch_size_ = batch_size
+        self.batch_size_ = getattr(spec, "_kept_batch_size", batch_size)
 
     def _likelihood(self) -> str | None:
         """The likelihood the defaults depend on (None: squared error)."""
@@ -342,9 +342,10 @@ class _BaseAutoencoder(
         """A shallow copy of this estimator whose "auto" parameters are values.
 
         ``X`` holds the training rows (validated); a warm start keeps the
-        fitted network's "auto" entries; ``streaming`` is for ``partial_fit``.
-        ``batch_size="auto"`` stays: it is resolved on the rows trained on
-        (after ``early_stopping``'s split).
+        fitted network's "auto" entries; ``streaming`` is for ``partial_fit``,
+        whose later blocks keep every value the first one resolved (batch,
+        budget, noise level). Otherwise ``batch_size="auto"`` stays: it is
+        resolved on the rows trained on (after ``early_stopping``'s split).
         """
         columns = self._data_columns(X)
         data = defaults.TrainingData(*columns.shape, self._likelihood())
@@ -352,13 +353,24 @@ class _BaseAutoencoder(
         if warm:
             names = self._architecture_params
             fitted = dict(zip(names, self._fitted_architecture, strict=True))
+        if warm and streaming:
+            # Values saved by older versions may be absent: those resolve anew.
+            fitted.update(
+                (name, getattr(self, f"{name}_"))
+                for name in self._auto_params
+                if hasattr(self, f"{name}_")
+            )
         values = {}
         for name, rule in self._auto_rules(data, streaming).items():
             if _is_auto(getattr(self, name)):
                 values[name] = fitted[name] if name in fitted else rule()
+        if _is_auto(self.corruption_level) and "corruption_level" in fitted:
+            values["corruption_level"] = fitted["corruption_level"]
         spec = copy.copy(self)
         vars(spec).update(values)
-        if _is_auto(self.corruption_level):
+        if _is_auto(self.batch_size) and "batch_size" in fitted:
+            spec._kept_batch_size = fitted["batch_size"]  # see _batch_size
+        if _is_auto(spec.corruption_level):
             # The spread (a pass over X) only where the level is a multiple of it.
             gaussian = spec.corruption == "gaussian"
             spread = spec._spread(columns) if gaussian else None
@@ -735,6 +747,9 @@ class _BaseAutoencoder(
 
     def _batch_size(self, n_samples: int) -> int:
         if self.batch_size == AUTO:
+            kept = getattr(self, "_kept_batch_size", None)  # partial_fit's
+            if kept is not None:
+                return min(kept, n_samples)
             data = defaults.TrainingData(n_samples, 1, self._likelihood())
             return defaults.batch_size(data)
         if self.batch_size > n_samples:

@@ -155,6 +155,27 @@ def test_fit_keeps_what_auto_resolved_to():
     assert streamed.learning_rate_ == "constant" and streamed.max_iter_ == 80
 
 
+@pytest.mark.parametrize("Est", [AutoencoderTransformer, VAETransformer])
+def test_partial_fit_keeps_what_its_first_block_resolved(Est):
+    """Later blocks train with the first block's values, whatever their size."""
+    model = Est(2, random_state=0, device="cpu")
+    model.partial_fit(X_DIGITS[:1000])
+    first = {name: getattr(model, f"{name}_") for name in model._auto_params}
+    assert (first["batch_size"], first["max_iter"]) == (64, 80)
+    # Alone, 100 rows resolve to a batch of 32 and more noise; here they keep
+    # the first block's values.
+    block = X_DIGITS[1000:1100]
+    spec = model._resolved(block, warm=True, streaming=True)
+    assert (spec._batch_size(len(block)), spec.max_iter) == (64, 80)
+    assert spec.corruption_level == pytest.approx(first["corruption_level"])
+    model.partial_fit(block)
+    after = {name: getattr(model, f"{name}_") for name in model._auto_params}
+    np.testing.assert_equal(after, first)
+    fresh = Est(2, random_state=0, device="cpu").partial_fit(block)
+    assert fresh.batch_size_ == 32
+    assert fresh.corruption_level_ != pytest.approx(first["corruption_level"])
+
+
 def test_standard_scaling_noise_is_per_feature(tmp_path):
     rng = np.random.default_rng(0)
     X = rng.normal(size=(300, 4)) * np.array([1.0, 10.0, 100.0, 1000.0])
@@ -179,7 +200,7 @@ def test_resolved_values_save_and_load(Est, tmp_path):
 
 
 def test_a_budget_that_ends_still_falling_warns():
-    from skae._training import final_fall, still_falling
+    from skae._train.loop import final_fall, still_falling
 
     # The last tenth (2 of 20 epochs) brought 10 of the fall of 100: 10%.
     curve = [105.0] + [20.0] * 15 + [15.0, 15.0, 5.0, 5.0]
