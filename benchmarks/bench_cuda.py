@@ -40,7 +40,7 @@ from bench_quality import ae30_model, conv_model
 from bench_speed import BATCH, LR, WD, reference_module, skae_scaled, timed_epochs
 
 from skae import AutoencoderTransformer
-from skae._defaults import FORMER_AE_DEFAULTS
+from skae._estimators.defaults import FORMER_AE_DEFAULTS
 from skae.datasets import load_image_dataset
 
 DEVICE = torch.device("cuda")

@@ -33,7 +33,7 @@ from sklearn.manifold import trustworthiness
 from sklearn.neighbors import KNeighborsClassifier
 
 from skae import AutoencoderTransformer
-from skae._defaults import FORMER_AE_DEFAULTS
+from skae._estimators.defaults import FORMER_AE_DEFAULTS
 from skae.datasets import load_image_dataset
 
 ROOT = Path(__file__).resolve().parents[1]

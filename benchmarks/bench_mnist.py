@@ -54,7 +54,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skae import AutoencoderTransformer, VAETransformer
-from skae._defaults import FORMER_AE_DEFAULTS, FORMER_VAE_DEFAULTS
+from skae._estimators.defaults import FORMER_AE_DEFAULTS, FORMER_VAE_DEFAULTS
 from skae.datasets import load_fashion_mnist, load_mnist
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_speed import timed_epochs
 
 from skae import AutoencoderTransformer
-from skae._defaults import FORMER_AE_DEFAULTS
+from skae._estimators.defaults import FORMER_AE_DEFAULTS
 from skae.datasets import load_image_dataset
 
 ROOT = Path(__file__).resolve().parents[1]

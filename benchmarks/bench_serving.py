@@ -26,7 +26,7 @@ from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
 
 from skae import AutoencoderTransformer, VAETransformer
-from skae._defaults import FORMER_AE_DEFAULTS, FORMER_VAE_DEFAULTS
+from skae._estimators.defaults import FORMER_AE_DEFAULTS, FORMER_VAE_DEFAULTS
 
 ROOT = Path(__file__).resolve().parent.parent
 

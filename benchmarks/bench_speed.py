@@ -53,7 +53,7 @@ from sklearn.exceptions import ConvergenceWarning
 from torch import nn
 
 from skae import AutoencoderTransformer
-from skae._defaults import FORMER_AE_DEFAULTS
+from skae._estimators.defaults import FORMER_AE_DEFAULTS
 from skae._train import loop
 from skae._train.loop import run_epoch
 from skae.datasets import load_image_dataset

@@ -49,7 +49,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import roc_auc_score
 
 from skae import AutoencoderTransformer, VAETransformer
-from skae._defaults import FORMER_AE_DEFAULTS, FORMER_VAE_DEFAULTS
+from skae._estimators.defaults import FORMER_AE_DEFAULTS, FORMER_VAE_DEFAULTS
 from skae.datasets import load_fashion_mnist, load_image_dataset
 
 ROOT = Path(__file__).resolve().parents[1]

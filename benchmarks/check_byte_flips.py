@@ -48,7 +48,7 @@ from skae import (
     load,
     save,
 )
-from skae._defaults import FORMER_AE_DEFAULTS, FORMER_VAE_DEFAULTS
+from skae._estimators.defaults import FORMER_AE_DEFAULTS, FORMER_VAE_DEFAULTS
 
 SETTING = dict(
     n_components=4, hidden_layer_sizes=(32,), max_iter=5, random_state=0, device="cpu"

@@ -24,7 +24,7 @@ from unittest import mock
 import numpy as np
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist.npz"
-# skae._defaults.FORMER_AE_DEFAULTS written out: the checkouts compared may
+# skae._estimators.defaults.FORMER_AE_DEFAULTS written out: the checkouts compared may
 # predate that module (and pca_path), so each probe keeps the ones it knows.
 FORMER = dict(
     activation="relu",

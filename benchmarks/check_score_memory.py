@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 from skae import VAETransformer
-from skae._defaults import FORMER_VAE_DEFAULTS
+from skae._estimators.defaults import FORMER_VAE_DEFAULTS
 
 warnings.simplefilter("ignore")
 

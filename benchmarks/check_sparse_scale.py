@@ -18,7 +18,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from skae import VAETransformer
-from skae._defaults import FORMER_VAE_DEFAULTS
+from skae._estimators.defaults import FORMER_VAE_DEFAULTS
 
 
 def peak_mib() -> float:

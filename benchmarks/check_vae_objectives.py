@@ -26,7 +26,7 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from skae import VAETransformer
-from skae._defaults import FORMER_VAE_DEFAULTS
+from skae._estimators.defaults import FORMER_VAE_DEFAULTS
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist.npz"
 

@@ -69,7 +69,7 @@ def set_density_param(attributes):
 
 TAMPERED = {
     "class names a function": set_class("posix.system"),
-    "class names a qualified path": set_class("skae._base._BaseAutoencoder"),
+    "class names a qualified path": set_class("skae._estimators.base._BaseAutoencoder"),
     "param holds __reduce__": edit_json(
         "params", lambda p: p.update(n_components=REDUCE)
     ),

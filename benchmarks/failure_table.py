@@ -41,7 +41,7 @@ from sklearn.utils.validation import check_is_fitted
 
 import skae._train.loop
 from skae import AutoencoderTransformer, VAETransformer, load, save
-from skae._defaults import FORMER_AE_DEFAULTS, FORMER_VAE_DEFAULTS
+from skae._estimators.defaults import FORMER_AE_DEFAULTS, FORMER_VAE_DEFAULTS
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = dict(hidden_layer_sizes=(8,), max_iter=2, device="cpu", random_state=0)

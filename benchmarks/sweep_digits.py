@@ -33,7 +33,7 @@ from bench_quality import DIGITS_SETTING, classify, fit_counted
 from sweep_mlp import device_label, sweep_main
 
 from skae import AutoencoderTransformer
-from skae._defaults import FORMER_AE_DEFAULTS
+from skae._estimators.defaults import FORMER_AE_DEFAULTS
 
 KS = (2, 8, 16)
 N_SPLITS = 5

@@ -57,7 +57,7 @@ from recommend_eval import (
 )
 
 from skae import VAETransformer
-from skae._defaults import FORMER_VAE_DEFAULTS
+from skae._estimators.defaults import FORMER_VAE_DEFAULTS
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_JSON = ROOT / "benchmarks" / "results" / "sweep_recommend_cpu.jsonl"
@@ -89,7 +89,7 @@ def _paper(**changes) -> dict:
 # random_state; a name absent from the dict means the estimator's default.
 SETTINGS: dict[str, dict] = {
     # Every parameter at its default: likelihood="multinomial" resolves "auto"
-    # to the paper's recipe (skae/_defaults.py).
+    # to the paper's recipe (skae/_estimators/defaults.py).
     "defaults": {},
     # The defaults before they were data-adaptive (batch_size="auto" was then
     # min(200, n): 200 here); the stored row was measured as "today's

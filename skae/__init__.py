@@ -13,9 +13,9 @@ __version__ = "0.2.0.dev0"
 # ``import skae`` (and ``skae --version``) does not load torch and
 # scikit-learn until an estimator is asked for.
 _PUBLIC = {
-    "AutoencoderTransformer": "._autoencoder",
-    "ConditionalVAETransformer": "._conditional",
-    "VAETransformer": "._vae",
+    "AutoencoderTransformer": "._estimators.autoencoder",
+    "ConditionalVAETransformer": "._estimators.conditional",
+    "VAETransformer": "._estimators.vae",
     "load": "._persistence",
     "save": "._persistence",
 }
@@ -30,10 +30,10 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from ._autoencoder import AutoencoderTransformer
-    from ._conditional import ConditionalVAETransformer
+    from ._estimators.autoencoder import AutoencoderTransformer
+    from ._estimators.conditional import ConditionalVAETransformer
+    from ._estimators.vae import VAETransformer
     from ._persistence import load, save
-    from ._vae import VAETransformer
 
 
 def __getattr__(name: str):

@@ -14,8 +14,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from tqdm.auto import tqdm
 
-from ._autoencoder import AutoencoderTransformer
-from ._vae import VAETransformer
+from ._estimators.autoencoder import AutoencoderTransformer
+from ._estimators.vae import VAETransformer
 
 
 def default_models(random_state: int, device: str, max_iter: int | None = None) -> dict:

@@ -36,11 +36,11 @@ from safetensors.numpy import save_file
 from sklearn.mixture import GaussianMixture
 from sklearn.utils.validation import check_is_fitted
 
-from ._autoencoder import AutoencoderTransformer
-from ._conditional import ConditionalVAETransformer
+from ._estimators.autoencoder import AutoencoderTransformer
+from ._estimators.conditional import ConditionalVAETransformer
+from ._estimators.vae import ACTIVE_UNIT_THRESHOLD, VAETransformer
 from ._json_tags import Refusal, _from_json, _to_json, decode_json, preview
 from ._safetensors_header import Spec, read_header
-from ._vae import ACTIVE_UNIT_THRESHOLD, VAETransformer
 
 __all__ = ["_from_json", "_to_json", "load", "save"]
 

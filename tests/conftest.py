@@ -29,10 +29,12 @@ def _test_device(monkeypatch):
     """
     device = os.environ.get("SKAE_TEST_DEVICE")
     if device:
-        import skae._base
+        import skae._estimators.base
 
         monkeypatch.setattr(
-            skae._base, "_resolve_device", lambda _requested: torch.device(device)
+            skae._estimators.base,
+            "_resolve_device",
+            lambda _requested: torch.device(device),
         )
 
 

@@ -9,8 +9,8 @@ from sklearn.exceptions import ConvergenceWarning
 
 import skae
 from skae import AutoencoderTransformer, ConditionalVAETransformer, VAETransformer
-from skae import _defaults as defaults
-from skae._defaults import TrainingData
+from skae._estimators import defaults
+from skae._estimators.defaults import TrainingData
 
 X_DIGITS, Y_DIGITS = load_digits(return_X_y=True)
 # Most fits here run a budget of 1-3 epochs, which ends with the loss falling.
@@ -174,6 +174,9 @@ def test_partial_fit_keeps_what_its_first_block_resolved(Est):
     fresh = Est(2, random_state=0, device="cpu").partial_fit(block)
     assert fresh.batch_size_ == 32
     assert fresh.corruption_level_ != pytest.approx(first["corruption_level"])
+    # After a (cosine) fit, partial_fit keeps its own constant rate.
+    fitted = Est(2, max_iter=2, random_state=0, device="cpu").fit(X_DIGITS[:200])
+    assert fitted.partial_fit(block).learning_rate_ == "constant"
 
 
 def test_standard_scaling_noise_is_per_feature(tmp_path):

@@ -1,9 +1,10 @@
 """The layer contract: which parts of skae may import which, and no cycles.
 
-skae is layered (see the README's Layout): the estimators (the top-level
-modules) compose the training loop (``_train``), which drives the networks
-(``_nn``) on the rows of the data layer (``_data``); the data layer imports
-nothing else of skae, and the torch side never imports scikit-learn.
+skae is layered (see the README's Layout): the estimators (``_estimators``)
+compose the training loop (``_train``), which drives the networks (``_nn``)
+on the rows of the data layer (``_data``); the data layer imports nothing
+else of skae, and the torch side never imports scikit-learn. The top-level
+modules (persistence, the CLI, datasets) may import anything.
 Every import statement counts, those inside functions too.
 """
 
@@ -17,15 +18,22 @@ import skae
 
 PACKAGE = Path(skae.__file__).parent
 
-# Layer (a subpackage) -> the other layers it may import.
+# Layer (a subpackage) -> the other layers (or top-level modules) it may import.
 ALLOWED: dict[str, set[str]] = {
-    "skae._data": set(),
+    "skae._estimators": {
+        "skae._train",
+        "skae._nn",
+        "skae._neighbors",
+        "skae._data",
+        "skae.architectures",
+    },
+    "skae._train": {"skae._nn", "skae._data"},
     "skae._nn": {"skae._data"},
     "skae._neighbors": set(),
-    "skae._train": {"skae._nn", "skae._data"},
+    "skae._data": set(),
 }
 # Subpackages that never import scikit-learn (the torch side).
-NO_SKLEARN = tuple(ALLOWED)
+NO_SKLEARN = ("skae._train", "skae._nn", "skae._neighbors", "skae._data")
 
 
 def module_name(path: Path, root: Path) -> str:
@@ -62,7 +70,7 @@ def _exists(name: str, root: Path) -> bool:
 
 
 def layer_of(name: str) -> str | None:
-    """The layer of module ``name`` (None: the estimators, free to import)."""
+    """The layer of module ``name`` (None: a top-level module, free to import)."""
     for layer in ALLOWED:
         if name == layer or name.startswith(layer + "."):
             return layer
@@ -91,9 +99,9 @@ def violations(root: Path) -> list[str]:
                 found.append(f"{name} imports {target} (the torch side)")
             if layer is None or target.split(".")[0] != root.name:
                 continue
-            other = layer_of(target)
+            other = layer_of(target) or target
             if other != layer and other not in ALLOWED[layer]:
-                found.append(f"{name} ({layer}) imports {target} ({other or 'top'})")
+                found.append(f"{name} ({layer}) imports {target}")
     return found
 
 
@@ -132,11 +140,11 @@ def test_contract_names_a_deliberate_violation(tmp_path):
     copy = tmp_path / "skae"
     shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
     rows = copy / "_data" / "rows.py"
-    rows.write_text(rows.read_text() + "\nfrom .._base import _BaseAutoencoder\n")
+    rows.write_text(rows.read_text() + "\nfrom .._estimators import base\n")
     scaling = copy / "_data" / "scaling.py"
     scaling.write_text(scaling.read_text() + "\nimport sklearn.utils\n")
     assert violations(copy) == [
-        "skae._data.rows (skae._data) imports skae._base (top)",
+        "skae._data.rows (skae._data) imports skae._estimators.base",
         "skae._data.scaling imports sklearn.utils (the torch side)",
     ]
     blocks = copy / "_data" / "blocks.py"

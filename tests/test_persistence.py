@@ -16,7 +16,7 @@ from safetensors import safe_open
 from safetensors.numpy import save_file
 from sklearn.exceptions import NotFittedError
 
-import skae._base
+import skae._estimators.base
 from skae import AutoencoderTransformer, VAETransformer
 from skae._persistence import (
     _from_json,
@@ -410,7 +410,7 @@ TAMPERED = {
     "class-os.system": (set_meta(**{"class": "os.system"}), "class 'os.system' is not"),
     "class-eval": (set_meta(**{"class": "builtins.eval"}), "'builtins.eval' is not"),
     "class-qualified": (
-        set_meta(**{"class": "skae._autoencoder.AutoencoderTransformer"}),
+        set_meta(**{"class": "skae._estimators.autoencoder.AutoencoderTransformer"}),
         "is not allowed",
     ),
     "class-base": (set_meta(**{"class": "_BaseAutoencoder"}), "is not allowed"),
@@ -635,7 +635,9 @@ def test_pickle_from_a_missing_device_unpickles_on_the_cpu(fitted, monkeypatch):
     state = dict(est.__getstate__(), _pickled_from="cuda:7")
     asked = []
     monkeypatch.setattr(
-        skae._base, "_available", lambda device: asked.append(device) or False
+        skae._estimators.base,
+        "_available",
+        lambda device: asked.append(device) or False,
     )
     again = AutoencoderTransformer.__new__(AutoencoderTransformer)
     again.__setstate__(state)
@@ -647,9 +649,9 @@ def test_pickle_from_a_missing_device_unpickles_on_the_cpu(fitted, monkeypatch):
 
 
 def test_available_devices():
-    assert skae._base._available(torch.device("cpu"))
-    assert not skae._base._available(torch.device("cuda", 99))
-    assert not skae._base._available(torch.device("meta"))
+    assert skae._estimators.base._available(torch.device("cpu"))
+    assert not skae._estimators.base._available(torch.device("cuda", 99))
+    assert not skae._estimators.base._available(torch.device("meta"))
 
 
 # Plain data as the parameters hold it: tuples, lists, str-keyed dicts, floats

@@ -67,7 +67,24 @@ def shuffled_batches(
     return (rows[idx] for idx in order.to(rows.device).split(size))
 
 
-class DenseRows:
+class IndexedRows:
+    """Rows held whole on their device: an epoch's batches are taken by index.
+
+    Subclasses give ``shape``, ``device``, ``rows[idx]`` and ``split``.
+    """
+
+    def batches(
+        self, size: int, shuffle: bool, generator: torch.Generator
+    ) -> Iterator[torch.Tensor]:
+        if shuffle:
+            return shuffled_batches(self, size, generator)
+        return self.split(size)
+
+    def n_batches(self, size: int) -> int:
+        return math.ceil(self.shape[0] / size)
+
+
+class DenseRows(IndexedRows):
     """In-memory rows on ``device``; ``rows[idx]`` is a dense scaled float32 batch.
 
     Parameters
@@ -118,16 +135,6 @@ class DenseRows:
 
     def split(self, size: int) -> Iterator[torch.Tensor]:
         return (self._scaled(block) for block in self.data.split(size))
-
-    def batches(
-        self, size: int, shuffle: bool, generator: torch.Generator
-    ) -> Iterator[torch.Tensor]:
-        if shuffle:
-            return shuffled_batches(self, size, generator)
-        return self.split(size)
-
-    def n_batches(self, size: int) -> int:
-        return math.ceil(self.shape[0] / size)
 
 
 def feature_mean(X, block_elements: int = 1 << 22) -> torch.Tensor:

@@ -10,18 +10,17 @@ dense path would have produced (bit for bit on the CPU), through the same
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 
 import numpy as np
 import scipy.sparse as sp
 import torch
 
-from .rows import shuffled_batches
+from .rows import IndexedRows
 from .scaling import Standardizer
 
 
-class SparseRows:
+class SparseRows(IndexedRows):
     """CSR rows on ``device``; ``rows[idx]`` is a dense scaled float32 batch.
 
     Parameters
@@ -105,14 +104,3 @@ class SparseRows:
         n = self.shape[0]
         for start in range(0, n, size):
             yield self[torch.arange(start, min(start + size, n), device=self.device)]
-
-    def batches(
-        self, size: int, shuffle: bool, generator: torch.Generator
-    ) -> Iterator[torch.Tensor]:
-        """One epoch of dense, scaled batches (shuffled from ``generator``)."""
-        if shuffle:
-            return shuffled_batches(self, size, generator)
-        return self.split(size)
-
-    def n_batches(self, size: int) -> int:
-        return math.ceil(self.shape[0] / size)

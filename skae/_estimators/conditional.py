@@ -18,10 +18,10 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_y, check_consistent_length, check_is_fitted
 
-from ._base import _check_n_samples, _transaction, output_dtype
-from ._data.scaling import fit_scaling
-from ._nn.builders import build_vae
-from ._vae import VAETransformer
+from .._data.scaling import fit_scaling
+from .._nn.builders import build_vae
+from .checks import _check_n_samples, _transaction, output_dtype
+from .vae import VAETransformer
 
 
 def _section(doc: str, title: str, until: str) -> str:

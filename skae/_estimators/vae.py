@@ -14,22 +14,23 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from . import _defaults as defaults
-from ._base import AUTO, _BaseAutoencoder, _check_n_samples, output_dtype
-from ._data.blocks import row_blocks
-from ._data.rows import feature_mean
-from ._data.tiles import rows_in_budget
-from ._defaults import TrainingData
-from ._nn.builders import build_vae
-from ._nn.corruption import Binarize, InputDropout
-from ._nn.layers import output_layer
-from ._nn.likelihoods import LIKELIHOODS
-from ._nn.objectives import (
+from .._data.blocks import row_blocks
+from .._data.rows import feature_mean
+from .._data.tiles import rows_in_budget
+from .._nn.builders import build_vae
+from .._nn.corruption import Binarize, InputDropout
+from .._nn.layers import output_layer
+from .._nn.likelihoods import LIKELIHOODS
+from .._nn.objectives import (
     NegativeELBO,
     NegativeIWAEBound,
     elbo_common_noise,
     importance_weighted_log_likelihood,
 )
+from . import defaults
+from .base import _BaseAutoencoder
+from .checks import AUTO, _check_n_samples, output_dtype
+from .defaults import TrainingData
 
 # Burda et al. (2015): a latent dimension is active when the variance of its
 # posterior means over the data exceeds 0.01.
@@ -404,7 +405,7 @@ class VAETransformer(_BaseAutoencoder):
     epochs the work of learning it; the gain shrinks as training goes on.
 
     The defaults are data-adaptive, as :class:`AutoencoderTransformer`'s
-    Notes describe (the rules are in :mod:`skae._defaults`; two hidden
+    Notes describe (the rules are in :mod:`skae._estimators.defaults`; two hidden
     layers and a peak rate of 1e-3 here, no ``pca_path``). ``beta`` is 0.5
     for the Gaussian likelihood (codes that also serve classifiers; the
     prior samples then match the training data less closely than with 1),

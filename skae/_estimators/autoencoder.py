@@ -13,12 +13,13 @@ from sklearn.mixture import GaussianMixture
 from sklearn.utils._param_validation import StrOptions
 from threadpoolctl import threadpool_limits
 
-from ._base import AUTO, _BaseAutoencoder
-from ._defaults import TrainingData
-from ._nn.builders import build_autoencoder
-from ._nn.layers import final_layer
-from ._nn.objectives import SquaredError
-from ._nn.principal import principal_axes
+from .._nn.builders import build_autoencoder
+from .._nn.layers import final_layer
+from .._nn.objectives import SquaredError
+from .._nn.principal import principal_axes
+from .base import _BaseAutoencoder
+from .checks import AUTO
+from .defaults import TrainingData
 
 
 class AutoencoderTransformer(_BaseAutoencoder):
@@ -295,7 +296,7 @@ class AutoencoderTransformer(_BaseAutoencoder):
 
     The defaults are data-adaptive: ``fit`` resolves each parameter left at
     "auto" from the number ``n`` and width of the training rows, their
-    spread and the likelihood (:mod:`skae._defaults` states the rules). They
+    spread and the likelihood (:mod:`skae._estimators.defaults` states the rules). They
     were chosen by measurement on the digits' splits 0-4 and Fashion-MNIST
     and reported on other data (``docs/quality.md``): a wide network with
     SiLU, input noise in units of the data's spread, a cosine learning rate

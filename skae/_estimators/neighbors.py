@@ -1,0 +1,50 @@
+"""The neighbour-preserving term of ``neighbor_weight``: a UMAP layout of
+the training rows that the codes learn.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .._data import DenseRows
+from .._neighbors.graph import NeighborGraph
+from .._neighbors.layout import umap_layout
+from .._neighbors.loss import LayoutRows, NeighborPreserving
+
+
+class _NeighborMixin:
+    """The neighbour term of :class:`skae._estimators.base._BaseAutoencoder`."""
+
+    def _with_neighbors(self, objective, X_train, generator, warm_module=None):
+        """``objective`` and ``X_train`` with the neighbour-preserving term.
+
+        When ``neighbor_weight`` > 0: the objective adds the term and the
+        rows' batches come with their places in a UMAP layout of the
+        neighbour graph of ``X_train`` (both built here, once). A
+        ``warm_module`` (``warm_start``, ``partial_fit``) starts the layout
+        from its own codes, so that successive fits keep the same map.
+        """
+        if not self.neighbor_weight:
+            return objective, X_train
+        if not isinstance(X_train, DenseRows):
+            raise ValueError(
+                f"neighbor_weight={self.neighbor_weight} needs dense data held "
+                "in memory (its neighbour graph compares all rows); got sparse "
+                "or out-of-core memory-mapped X. Densify X, load it into "
+                "memory, or set neighbor_weight=0."
+            )
+        n = X_train.shape[0]
+        if n < 2:
+            raise ValueError(
+                f"neighbor_weight={self.neighbor_weight} needs at least 2 "
+                f"training samples to find neighbours, got {n} sample(s); set "
+                "neighbor_weight=0 or pass more samples."
+            )
+        with torch.no_grad():
+            graph = NeighborGraph.of_rows(X_train, min(self.n_neighbors, n - 1))
+            start = None
+            if warm_module is not None:
+                start = torch.cat([warm_module.embed(b) for b in X_train.split(4096)])
+            targets = umap_layout(graph, self.n_components, generator, start)
+        weight = self.neighbor_weight * self.n_features_in_
+        return NeighborPreserving(objective, weight), LayoutRows(X_train, targets)
