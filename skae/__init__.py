@@ -16,8 +16,8 @@ _PUBLIC = {
     "AutoencoderTransformer": "._estimators.autoencoder",
     "ConditionalVAETransformer": "._estimators.conditional",
     "VAETransformer": "._estimators.vae",
-    "load": "._persistence",
-    "save": "._persistence",
+    "load": "._io",
+    "save": "._io",
 }
 
 __all__ = [
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from ._estimators.autoencoder import AutoencoderTransformer
     from ._estimators.conditional import ConditionalVAETransformer
     from ._estimators.vae import VAETransformer
-    from ._persistence import load, save
+    from ._io import load, save
 
 
 def __getattr__(name: str):

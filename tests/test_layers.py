@@ -3,8 +3,9 @@
 skae is layered (see the README's Layout): the estimators (``_estimators``)
 compose the training loop (``_train``), which drives the networks (``_nn``)
 on the rows of the data layer (``_data``); the data layer imports nothing
-else of skae, and the torch side never imports scikit-learn. The top-level
-modules (persistence, the CLI, datasets) may import anything.
+else of skae, and the torch side never imports scikit-learn. Persistence
+(``_io``) reads the estimators, which never import it; the other top-level
+modules (the CLI, datasets) may import anything.
 Every import statement counts, those inside functions too.
 """
 
@@ -20,6 +21,7 @@ PACKAGE = Path(skae.__file__).parent
 
 # Layer (a subpackage) -> the other layers (or top-level modules) it may import.
 ALLOWED: dict[str, set[str]] = {
+    "skae._io": {"skae._estimators", "skae"},  # the estimators and the version
     "skae._estimators": {
         "skae._train",
         "skae._nn",

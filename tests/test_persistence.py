@@ -18,14 +18,9 @@ from sklearn.exceptions import NotFittedError
 
 import skae._estimators.base
 from skae import AutoencoderTransformer, VAETransformer
-from skae._persistence import (
-    _from_json,
-    _metadata_digest,
-    _tensor_digest,
-    _to_json,
-    load,
-    save,
-)
+from skae._io import load, save
+from skae._io.digests import _metadata_digest, _tensor_digest
+from skae._io.json_tags import _from_json, _to_json
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -229,7 +224,7 @@ def test_saved_in_another_process(tmp_path):
         import warnings
         import numpy as np
         from skae import AutoencoderTransformer
-        from skae._persistence import save
+        from skae._io import save
         warnings.simplefilter("ignore")
         X = np.random.RandomState(0).normal(size=(60, 6))
         save(AutoencoderTransformer(**{FAST!r}).fit(X), sys.argv[1])

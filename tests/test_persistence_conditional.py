@@ -9,7 +9,7 @@ from safetensors import safe_open
 from safetensors.numpy import save_file
 
 from skae import ConditionalVAETransformer, VAETransformer, load, save
-from skae._persistence import _metadata_digest, _tensor_digest
+from skae._io.digests import _metadata_digest, _tensor_digest
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 

@@ -391,6 +391,11 @@ class AutoencoderTransformer(_BaseAutoencoder):
         *_BaseAutoencoder._architecture_params,
         "pca_path",
     )
+    # skae.save (see _BaseAutoencoder): files from before pca_path are
+    # models without the PCA path.
+    _saved_attributes: ClassVar[tuple[str, ...]] = ("latent_density_",)
+    _params_added: ClassVar[dict] = {"pca_path": False}
+    _architecture_added: ClassVar[tuple] = (False,)
 
     _auto_params: ClassVar[tuple[str, ...]] = (
         *_BaseAutoencoder._auto_params,

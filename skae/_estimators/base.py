@@ -75,6 +75,13 @@ class _BaseAutoencoder(
     scored and how latent codes are drawn for ``sample``.
     """
 
+    # What skae.save writes of this class beyond what all share (skae._io):
+    # its fitted attributes, and for files written before a parameter or an
+    # entry of _fitted_architecture existed, the values that keep their model.
+    _saved_attributes: ClassVar[tuple[str, ...]] = ()
+    _params_added: ClassVar[dict] = {}
+    _architecture_added: ClassVar[tuple] = ()
+
     _parameter_constraints: ClassVar[dict] = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "hidden_layer_sizes": [

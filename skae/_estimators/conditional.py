@@ -9,6 +9,8 @@ without a label marginalise it over the classes (see the class docstring).
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 import scipy.sparse as sp
 import torch
@@ -193,9 +195,14 @@ class ConditionalVAETransformer(VAETransformer):
     (2, 10)
     """
 
-    # Fitted attributes that skae.save writes besides VAETransformer's: the
-    # labels (their dtype included) and their counts (see skae._persistence).
-    _saved_attributes = ("classes_", "class_count_", "class_prior_")
+    # Fitted attributes that skae.save writes (skae._io): VAETransformer's, the
+    # labels (their dtype included) and their counts.
+    _saved_attributes: ClassVar[tuple[str, ...]] = (
+        *VAETransformer._saved_attributes,
+        "classes_",
+        "class_count_",
+        "class_prior_",
+    )
 
     # ---------------------------------------------------------------- fitting
     def fit(self, X, y):

@@ -520,6 +520,12 @@ class VAETransformer(_BaseAutoencoder):
         *_BaseAutoencoder._architecture_params,
         "likelihood",
     )
+    # skae.save (see _BaseAutoencoder).
+    _saved_attributes: ClassVar[tuple[str, ...]] = (
+        "posterior_mean_variance_",
+        "active_units_",
+    )
+    _params_added: ClassVar[dict] = {"binarize": False, "n_importance_samples": 1}
 
     def _likelihood(self) -> str:
         return self.likelihood

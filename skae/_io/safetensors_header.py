@@ -13,7 +13,7 @@ import os
 import stat
 from typing import Any
 
-from ._json_tags import Refusal, parse_json
+from .json_tags import Refusal, parse_json
 
 # safetensors' dtype codes, as numpy names the dtypes.
 _DTYPES = {
