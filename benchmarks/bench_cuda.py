@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import time
 import warnings
 from pathlib import Path
@@ -35,13 +34,20 @@ import numpy as np
 import torch
 from sklearn.exceptions import ConvergenceWarning
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_quality import ae30_model, conv_model
-from bench_speed import BATCH, LR, WD, reference_module, skae_scaled, timed_epochs
-
 from skae import AutoencoderTransformer
 from skae._estimators.defaults import FORMER_AE_DEFAULTS
 from skae.datasets import load_image_dataset
+
+from common import (
+    BATCH,
+    LR,
+    WD,
+    ae30_model,
+    conv_model,
+    reference_module,
+    skae_scaled,
+    timed_epochs,
+)
 
 DEVICE = torch.device("cuda")
 

@@ -55,19 +55,31 @@ import torch
 from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
-from sklearn.neighbors import KNeighborsClassifier
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 from skae import AutoencoderTransformer, VAETransformer
 from skae._estimators.defaults import FORMER_AE_DEFAULTS, FORMER_VAE_DEFAULTS
 from skae._train import loop
 from skae.datasets import load_image_dataset
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "data" / "mnist.npz"
+from common import (
+    DIGITS_SETTING,
+    DIGITS_SETTING_TEXT,
+    MNIST,
+    ROOT,
+    ae30_model,
+    binarized,
+    classify,
+    conv_model,
+    digits_report,
+    fit_counted,
+    mlp_model,
+    scaling_of,
+    script_report,
+    test_error,
+    vae_model,
+)
+
 SWEEP = ROOT / "benchmarks" / "results" / "sweep_mlp_h100.jsonl"
 SWEEP_VAE = [
     ROOT / "benchmarks" / "results" / f"sweep_vae_{where}.jsonl"
@@ -113,71 +125,8 @@ PUBLISHED = {
     "iwae": (-84.78, "IWAE, Burda et al. (2015), k=50"),
 }
 
-# The small-data setting sweep_digits.py chose (the user guide's and, before the
-# data-adaptive defaults, ``skae compare``'s "Denoising AE"); pixels 0..16.
-DIGITS_SETTING = dict(
-    hidden_layer_sizes=(1024, 512),
-    activation="silu",
-    corruption="gaussian",
-    corruption_level=5.0,
-)
-DIGITS_SETTING_TEXT = ", ".join(f"{k}={v!r}" for k, v in DIGITS_SETTING.items())
-
 
 # ---------------------------------------------------------------- settings
-def mlp_model(k: int, epochs: int, seed: int) -> AutoencoderTransformer:
-    """The documented "best" setting for an MLP autoencoder, built on PCA."""
-    return AutoencoderTransformer(
-        k,
-        hidden_layer_sizes=(1000, 500, 250),
-        activation="silu",
-        pca_path=True,
-        corruption="gaussian",
-        corruption_level=0.1,
-        learning_rate="cosine",
-        learning_rate_init=2e-3,
-        max_iter=epochs,
-        batch_size=256,
-        random_state=seed,
-    )
-
-
-def ae30_model(epochs: int, seed: int) -> AutoencoderTransformer:
-    """The "best" MLP setting at 30 components, against Hinton & Salakhutdinov."""
-    return mlp_model(30, epochs, seed)
-
-
-def conv_model(epochs: int, seed: int, k: int = 64) -> AutoencoderTransformer:
-    """The documented "best" setting for a convolutional autoencoder."""
-    # The rest as stored: the defaults before "auto" (ReLU, no noise, 1e-3).
-    params = dict(
-        FORMER_AE_DEFAULTS,
-        architecture="conv",
-        image_shape=(28, 28),
-        hidden_layer_sizes=(),
-        learning_rate="cosine",
-        max_iter=epochs,
-        batch_size=256,
-        random_state=seed,
-    )
-    return AutoencoderTransformer(k, **params)
-
-
-def vae_model(epochs: int, seed: int, n_importance: int = 1) -> VAETransformer:
-    """Bernoulli VAE, 50 latent units, dynamic binarization."""
-    # The rest as stored: the defaults before "auto" (ReLU, beta 1, 1e-3).
-    params = dict(
-        FORMER_VAE_DEFAULTS,
-        hidden_layer_sizes=(500, 500),
-        likelihood="bernoulli",
-        binarize=True,
-        n_importance_samples=n_importance,
-        learning_rate="cosine",
-        max_iter=epochs,
-        batch_size=128,
-        random_state=seed,
-    )
-    return VAETransformer(50, **params)
 
 
 # ------------------------------------------------------------ measurement
@@ -217,18 +166,6 @@ def test_error_curve(X_test: np.ndarray, mean: np.ndarray, scale: np.ndarray):
         yield curve, measuring
     finally:
         loop.run_epoch = original
-
-
-def scaling_of(model, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The internal scaling ``model.fit(X)`` will use (mean_, scale_)."""
-    from skae._data.scaling import fit_scaling
-
-    return fit_scaling(X, model._resolved_scaling())
-
-
-def test_error(model, X_test: np.ndarray) -> float:
-    rec = model.inverse_transform(model.transform(X_test))
-    return float(((rec - X_test) ** 2).sum(1).mean())
 
 
 def fit_with_curve(model, X_train, X_test, label: str) -> dict:
@@ -286,20 +223,6 @@ def pca_error(k: int, X_train, X_test) -> float:
     return test_error(PCA(k, random_state=0).fit(X_train), X_test)
 
 
-def classify(codes_train, codes_test, y_train, y_test) -> tuple[float, float]:
-    logreg = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
-    knn = KNeighborsClassifier(5)
-    return (
-        float(logreg.fit(codes_train, y_train).score(codes_test, y_test)),
-        float(knn.fit(codes_train, y_train).score(codes_test, y_test)),
-    )
-
-
-def binarized(X: np.ndarray, seed: int) -> np.ndarray:
-    """One Bernoulli draw of images in [0, 1] (the fixed binary test set)."""
-    return (np.random.RandomState(seed).random_sample(X.shape) < X).astype(np.float32)
-
-
 # ------------------------------------------------------------------ parts
 def _thirty_components(model, data, label: str) -> dict:
     """Fit a 30-component model; when it beats PCA and reaches 3.00."""
@@ -333,16 +256,6 @@ def part_conv30(data, args) -> dict:
 def classify_model(k: int, epochs: int, seed: int) -> AutoencoderTransformer:
     """The one setting used for the codes at every k: the "best" MLP setting."""
     return mlp_model(k, epochs, seed)
-
-
-def fit_counted(model, X) -> tuple[float, bool]:
-    """Fit; return the seconds and whether it stopped without ConvergenceWarning."""
-    start = time.perf_counter()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ConvergenceWarning)
-        model.fit(X)
-    stopped = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
-    return time.perf_counter() - start, stopped
 
 
 def part_classify(data, args) -> dict:
@@ -650,8 +563,6 @@ def report(results: dict, out: Path, settings: str) -> None:
         lines.append("")
         runs = [path for path in SWEEP_VAE if path.exists()]
         if runs:
-            from sweep_vae import report as sweep_vae_report
-
             lines += [
                 "How the IWAE objective does with a budget like the ELBO's: "
                 "`python benchmarks/sweep_vae.py` (stored runs: "
@@ -663,7 +574,7 @@ def report(results: dict, out: Path, settings: str) -> None:
                 "reaches the ELBO's level (about -86), 1.3 nats from Burda et "
                 "al.'s k=50 figure, which took 3280 epochs.",
                 "",
-                sweep_vae_report(*runs),
+                script_report("sweep_vae.py", *runs),
                 "",
             ]
     if "digits" in results:
@@ -713,8 +624,6 @@ def report(results: dict, out: Path, settings: str) -> None:
             )
         lines.append("")
     if SWEEP_DIGITS.exists():
-        from sweep_digits import report as sweep_digits_report
-
         lines += [
             "## The digits over five splits and two seeds",
             "",
@@ -728,7 +637,7 @@ def report(results: dict, out: Path, settings: str) -> None:
             "last column is split 0, seed 0 (logreg / 5-NN), the numbers "
             "`skae compare` prints. " + DIGITS_VERDICT,
             "",
-            sweep_digits_report(SWEEP_DIGITS),
+            digits_report(SWEEP_DIGITS),
             "",
         ]
         if HOLDOUT_DIGITS.exists():
@@ -737,12 +646,10 @@ def report(results: dict, out: Path, settings: str) -> None:
                 f"run: `benchmarks/results/{HOLDOUT_DIGITS.name}`; `random_state` "
                 "5 to 9, otherwise as above). " + HOLDOUT_VERDICT,
                 "",
-                sweep_digits_report(HOLDOUT_DIGITS),
+                digits_report(HOLDOUT_DIGITS),
                 "",
             ]
     if SWEEP.exists():
-        from sweep_mlp import report as sweep_report
-
         lines += [
             "## What each part of the MLP setting gives",
             "",
@@ -753,7 +660,7 @@ def report(results: dict, out: Path, settings: str) -> None:
             "input noise and the higher rate. Training error on 10000 training "
             "images.",
             "",
-            sweep_report(SWEEP),
+            script_report("sweep_mlp.py", SWEEP),
             "",
         ]
     if curves:
@@ -778,7 +685,7 @@ def report(results: dict, out: Path, settings: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=str(SHARED) if SHARED.exists() else None)
+    parser.add_argument("--data", default=str(MNIST) if MNIST.exists() else None)
     parser.add_argument("--part", choices=PARTS, nargs="+", default=list(PARTS))
     parser.add_argument("--report", action="store_true", help="only write the page")
     parser.add_argument("--ae30-epochs", type=int, default=80)

@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import copy
 import re
-import sys
 import time
 import warnings
 from pathlib import Path
@@ -40,10 +39,8 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-# The checkout's skae, not another installed copy (e.g. an editable install
-# of a different worktree).
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from skae import VAETransformer
+
 from recommend_eval import (
     BASELINES,
     evaluate,
@@ -51,8 +48,6 @@ from recommend_eval import (
     run_baseline,
     strong_generalization_split,
 )
-
-from skae import VAETransformer
 
 ROOT = Path(__file__).resolve().parents[1]
 METRICS = ["Recall@20", "Recall@50", "NDCG@100"]

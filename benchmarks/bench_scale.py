@@ -36,12 +36,11 @@ from pathlib import Path
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_speed import timed_epochs
-
 from skae import AutoencoderTransformer
 from skae._estimators.defaults import FORMER_AE_DEFAULTS
 from skae.datasets import load_image_dataset
+
+from common import script_report, timed_epochs
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -304,9 +303,7 @@ def report(results: dict, cuda_runs: list[Path]) -> str:
                 f" {part['incremental_error'] / part['fit_error']:.3f}."
             )
     for run in cuda_runs:
-        from bench_cuda import report as cuda_report
-
-        lines += ["", "## On a GPU", "", cuda_report(run)]
+        lines += ["", "## On a GPU", "", script_report("bench_cuda.py", run)]
     return "\n".join(lines) + "\n"
 
 

@@ -40,10 +40,7 @@ import subprocess
 import sys
 import time
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from unittest import mock
 
 import numpy as np
 import sklearn
@@ -54,14 +51,20 @@ from torch import nn
 
 from skae import AutoencoderTransformer
 from skae._estimators.defaults import FORMER_AE_DEFAULTS
-from skae._train import loop
-from skae._train.loop import run_epoch
 from skae.datasets import load_image_dataset
+
+from common import (
+    BATCH,
+    LR,
+    SIZES,
+    WD,
+    reference_module,
+    skae_scaled,
+    timed_epochs,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "mnist.npz"
-SIZES = [784, 512, 256, 30]
-BATCH, LR, WD = 256, 1e-3, 1e-4
 
 
 def load(path: Path, n_samples: int | None):
@@ -95,15 +98,6 @@ def encoder_flops_per_sample() -> float:
     return 2 * sum(i * o for i, o in itertools.pairwise(SIZES))
 
 
-def reference_module() -> nn.Module:
-    return nn.Sequential(
-        nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 256), nn.ReLU(),
-        nn.Linear(256, 30),
-        nn.Linear(30, 256), nn.ReLU(), nn.Linear(256, 512), nn.ReLU(),
-        nn.Linear(512, 784),
-    )  # fmt: skip
-
-
 class SumSquaredError(nn.Module):
     """skae's autoencoder objective: squared error summed over features,
     averaged over the batch.
@@ -117,15 +111,6 @@ class SumSquaredError(nn.Module):
 
     def forward(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return (output - target).square().sum(-1).mean()
-
-
-def skae_scaled(X: np.ndarray) -> np.ndarray:
-    """X centred per feature and divided by one global scale, as skae's
-    ``scaling="auto"`` does inside ``fit``; the loops and skorch get this
-    array, prepared outside their timing."""
-    X64 = X.astype(np.float64)
-    Xs = (X64 - X64.mean(0)) / np.sqrt(X64.var(0).mean())
-    return Xs.astype(np.float32)
 
 
 def reference_loop(X: np.ndarray, epochs: int, fused: bool = False) -> list[float]:
@@ -164,25 +149,6 @@ def skae_model(max_iter: int, compile: bool = False) -> AutoencoderTransformer:
         compile=compile,
     )
     return AutoencoderTransformer(30, **params)
-
-
-@contextmanager
-def timed_epochs() -> Iterator[list[float]]:
-    """The seconds of every ``skae._train.loop.run_epoch`` called inside the block.
-
-    ``run_epoch`` ends with the epoch's one host sync, as skorch times its
-    own epochs.
-    """
-    times: list[float] = []
-
-    def timed(*args, **kwargs):
-        start = time.perf_counter()
-        loss = run_epoch(*args, **kwargs)
-        times.append(time.perf_counter() - start)
-        return loss
-
-    with mock.patch.object(loop, "run_epoch", timed):
-        yield times
 
 
 def skae_fit(

@@ -14,6 +14,7 @@ docs/speed.md: 784-512-256-30, batch 256). Checkouts alternate, two rounds.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -43,8 +44,8 @@ def _status(field: str) -> int:
     raise KeyError(field)
 
 
-def probe(checkout: str, dtype: str) -> dict:
-    sys.path.insert(0, checkout)
+def probe(dtype: str) -> dict:
+    """One fit's memory, in a process whose PYTHONPATH is the checkout's."""
     from skae import AutoencoderTransformer
     from skae._train import loop
 
@@ -82,14 +83,17 @@ def probe(checkout: str, dtype: str) -> dict:
 
 def main() -> None:
     if sys.argv[1] == "--probe":
-        print(json.dumps(probe(sys.argv[2], sys.argv[3])))
+        print(json.dumps(probe(sys.argv[2])))
         return
     rows: dict[tuple[str, str], list[dict]] = {}
     for _ in range(2):
         for checkout in sys.argv[1:]:
             for dtype in ("uint8", "float32", "float64"):
-                cmd = [sys.executable, __file__, "--probe", checkout, dtype]
-                out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+                cmd = [sys.executable, __file__, "--probe", dtype]
+                env = {**os.environ, "PYTHONPATH": checkout}
+                out = subprocess.run(
+                    cmd, capture_output=True, text=True, check=True, env=env
+                )
                 rows.setdefault((checkout, dtype), []).append(
                     json.loads(out.stdout.splitlines()[-1])
                 )

@@ -11,19 +11,17 @@ ended with identical loss curves and parameters. Usage::
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from unittest import mock
 
 import torch
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bench_speed
 
 from skae._data import DenseRows
 from skae._nn.layers import init_parameters
 from skae._nn.objectives import SquaredError
 from skae._train import loop
+from skae.datasets import load_image_dataset
+
+from common import MNIST, reference_module, skae_scaled
 
 FLUSH = loop.flush_subnormal_state
 TINY = torch.finfo(torch.float32).tiny
@@ -46,7 +44,7 @@ def train(X: DenseRows, flush: bool) -> tuple[torch.nn.Module, list, list]:
         if flush:
             FLUSH(optimizer)
 
-    model = bench_speed.reference_module()
+    model = reference_module()
     init_parameters(model, torch.Generator().manual_seed(0))  # both runs alike
     config = loop.TrainingConfig(24, 256, 1e-3, 1e-4, True, 0.0, 100)
     generator = torch.Generator().manual_seed(0)
@@ -57,8 +55,8 @@ def train(X: DenseRows, flush: bool) -> tuple[torch.nn.Module, list, list]:
 
 def main() -> None:
     torch.set_num_threads(2)
-    X_train, _ = bench_speed.load(bench_speed.DEFAULT_DATA, 12000)
-    X = DenseRows(torch.from_numpy(bench_speed.skae_scaled(X_train)), None)
+    mnist = load_image_dataset("mnist", str(MNIST) if MNIST.exists() else None)
+    X = DenseRows(torch.from_numpy(skae_scaled(mnist.X_train[:12000])), None)
     flushed, curve_f, counts_f = train(X, flush=True)
     plain, curve_p, counts_p = train(X, flush=False)
     print("subnormal state values after each epoch, flushed run:", counts_f)

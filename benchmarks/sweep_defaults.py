@@ -28,20 +28,22 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 from sklearn.decomposition import PCA
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_quality import classify, fit_counted, test_error
-from sweep_digits import load as load_digit_splits
-from sweep_mlp import device_label
-
 from skae import AutoencoderTransformer, VAETransformer
 from skae.datasets import load_image_dataset
+
+from common import (
+    classify,
+    device_label,
+    fit_counted,
+    load_digit_splits,
+    test_error,
+)
 
 ROOT = Path(__file__).resolve().parent
 DEFAULT_JSON = ROOT / "results" / "sweep_defaults_cpu.jsonl"

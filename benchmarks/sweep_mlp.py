@@ -1,6 +1,6 @@
 """Which parts of the "best" MLP setting matter: one change at a time on MNIST.
 
-Each variant is bench_quality.py's ``mlp_model`` (1000-500-250, SiLU,
+Each variant is ``common.mlp_model`` (1000-500-250, SiLU,
 ``pca_path=True``, Gaussian input noise 0.1, cosine schedule from 2e-3, batch
 256) with some parameters overridden; ``relu`` is the setting before SiLU,
 noise and the higher rate (3.63 at 30 components on the 2-core CPU). Each
@@ -17,18 +17,17 @@ as 5 or 6 processes at once on one H100. Usage::
 
 from __future__ import annotations
 
-import argparse
 import json
-import platform
-import sys
 from pathlib import Path
 
-import torch
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_quality import SHARED, classify, fit_counted, mlp_model, test_error
-
-from skae.datasets import load_image_dataset
+from common import (
+    classify,
+    device_label,
+    fit_counted,
+    mlp_model,
+    sweep_main,
+    test_error,
+)
 
 RELU = dict(activation="relu", corruption=None, learning_rate_init=1e-3)
 NOISE = dict(corruption="gaussian", corruption_level=0.1)
@@ -64,16 +63,6 @@ VARIANTS = {
     "k=64: silu, 20 epochs": (64, 20, SILU),
     "k=64: silu, noise 0.1": (64, 20, SILU_NOISE),
 }
-
-
-def device_label(model) -> str:
-    """Where ``model`` was fitted, and with which torch."""
-    device = next(model.module_.parameters()).device
-    if device.type == "cuda":
-        name = torch.cuda.get_device_name(device)
-    else:
-        name = f"{platform.machine()} CPU, {torch.get_num_threads()} threads"
-    return f"{name}, torch {torch.__version__}"
 
 
 def run_variant(name: str, data, device: str, epochs: int | None) -> dict:
@@ -114,47 +103,6 @@ def report(path: Path) -> str:
             f"| {r['train_error']:.2f} | " + " | ".join(accuracies) + " |"
         )
     return "\n".join(lines)
-
-
-def load_mnist(path: str | None, quick: bool) -> tuple:
-    """MNIST's training and test images, then their labels (2000 if ``quick``)."""
-    n = 2000 if quick else None
-    mnist = load_image_dataset("mnist", path)
-    m = n and n // 5
-    return mnist.X_train[:n], mnist.X_test[:m], mnist.y_train[:n], mnist.y_test[:m]
-
-
-def sweep_main(doc: str, variants, quick_names, measure, report, load=load_mnist):
-    """The command line of a sweep script: run variants, or print a report.
-
-    ``measure(name, data, device, quick)`` returns one variant's JSON row
-    from ``data = load(args.data, quick)`` (by default MNIST's training and
-    test images, then their labels).
-    """
-    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
-    parser.add_argument("variants", nargs="*", help="names of VARIANTS (default all)")
-    parser.add_argument("--data", default=str(SHARED) if SHARED.exists() else None)
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    parser.add_argument("--json", type=Path, help="append one JSON line per variant")
-    parser.add_argument("--report", type=Path, help="print the table of a run")
-    parser.add_argument("--quick", action="store_true", help="a smoke test")
-    args = parser.parse_args()
-    if args.report:
-        print(report(args.report))
-        return
-    unknown = sorted(set(args.variants) - set(variants))
-    if unknown:
-        parser.error(f"unknown variants {unknown}; choose from {list(variants)}")
-    names = args.variants or list(variants)
-    if args.quick and not args.variants:
-        names = quick_names
-    data = load(args.data, args.quick)
-    for name in names:
-        row = measure(name, data, args.device, args.quick)
-        print(json.dumps(row), flush=True)
-        if args.json:
-            with args.json.open("a") as f:
-                f.write(json.dumps(row) + "\n")
 
 
 def main() -> None:

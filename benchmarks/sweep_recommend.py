@@ -35,7 +35,6 @@ import argparse
 import itertools
 import json
 import platform
-import sys
 import time
 import warnings
 from pathlib import Path
@@ -45,9 +44,9 @@ import scipy.sparse as sp
 import torch
 from sklearn.exceptions import ConvergenceWarning
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-# The checkout's skae, not another installed copy.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from skae import VAETransformer
+from skae._estimators.defaults import FORMER_VAE_DEFAULTS
+
 from recommend_eval import (
     BASELINES,
     evaluate,
@@ -55,9 +54,6 @@ from recommend_eval import (
     run_baseline,
     strong_generalization_split,
 )
-
-from skae import VAETransformer
-from skae._estimators.defaults import FORMER_VAE_DEFAULTS
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_JSON = ROOT / "benchmarks" / "results" / "sweep_recommend_cpu.jsonl"

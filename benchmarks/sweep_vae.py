@@ -1,6 +1,6 @@
 """ELBO or IWAE for a given budget: the Bernoulli VAE of bench_quality.py.
 
-Each variant is bench_quality.py's ``vae_model`` (784-500-500-50, Bernoulli
+Each variant is ``common.vae_model`` (784-500-500-50, Bernoulli
 likelihood, dynamic binarization, cosine schedule, batch 128) with
 ``n_importance_samples`` K and a number of epochs. An IWAE epoch costs about K
 decoder passes per image (about 16 s an epoch at K=5 on the 2-core CPU of
@@ -22,12 +22,9 @@ GPU time was then spent. Usage::
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_quality import binarized, fit_counted, vae_model
-from sweep_mlp import device_label, sweep_main
+from common import binarized, device_label, fit_counted, sweep_main, vae_model
 
 # name: (n_importance_samples, epochs)
 VARIANTS = {

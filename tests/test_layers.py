@@ -154,3 +154,45 @@ def test_contract_names_a_deliberate_violation(tmp_path):
     assert ["skae._data.blocks", "skae._data.rows", "skae._data.blocks"] in [
         c[-3:] for c in cycles(copy)
     ]
+
+
+BENCHMARKS = PACKAGE.parent / "benchmarks"
+HELPERS = {"common", "recommend_eval"}  # modules, not scripts
+
+
+def script_imports(root: Path) -> list[str]:
+    """Benchmark scripts that import another script or change ``sys.path``."""
+    scripts = {path.stem for path in root.glob("*.py")} - HELPERS
+    found = []
+    for path in sorted(root.glob("*.py")):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name.split(".")[0] for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                names = [node.module.split(".")[0]]
+            found += [f"{path.name} imports {n}" for n in names if n in scripts]
+            if (
+                isinstance(node, ast.Attribute)
+                and node.attr in ("insert", "append")
+                and ast.unparse(node.value) == "sys.path"
+            ):
+                found.append(f"{path.name} changes sys.path")
+    return found
+
+
+def test_benchmark_scripts_import_helpers_only(tmp_path):
+    """Scripts share benchmarks/common.py; no script imports another."""
+    assert BENCHMARKS.is_dir()
+    assert script_imports(BENCHMARKS) == []
+    copy = tmp_path / "benchmarks"
+    shutil.copytree(BENCHMARKS, copy, ignore=shutil.ignore_patterns("results"))
+    script = copy / "sweep_vae.py"
+    script.write_text(
+        script.read_text() + "\nimport sys\nsys.path.insert(0, '.')\nimport sweep_mlp\n"
+    )
+    assert script_imports(copy) == [
+        "sweep_vae.py imports sweep_mlp",
+        "sweep_vae.py changes sys.path",
+    ]
