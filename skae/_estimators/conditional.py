@@ -12,10 +12,8 @@ from __future__ import annotations
 from typing import ClassVar
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 from sklearn.base import _fit_context
-from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_y, check_consistent_length, check_is_fitted
@@ -23,45 +21,12 @@ from sklearn.utils.validation import _check_y, check_consistent_length, check_is
 from .._data.scaling import fit_scaling
 from .._nn.builders import build_vae
 from .checks import _check_n_samples, _transaction, output_dtype
+from .docstrings import section
+from .labels import _LabelsMixin, mixture
 from .vae import VAETransformer
 
 
-def _section(doc: str, title: str, until: str) -> str:
-    """The section ``title`` of a numpydoc docstring, up to the section ``until``."""
-    start = doc.index(f"    {title}\n")
-    return doc[start : doc.index(f"    {until}\n", start)].rstrip() + "\n\n"
-
-
-def _mixture(terms) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Log-sum-exp of per-class log-weights and the weighted means of values.
-
-    ``terms`` yields, class by class, ``(log_weight, values)``: log-weights of
-    shape (n,) and a list of arrays of shape (n, ...). Returns ``log sum_c
-    exp(log_weight_c)`` and, for each value, ``sum_c w_c value_c`` with the
-    weights ``w_c`` normalised per row (a softmax over classes), accumulated
-    one class at a time in float64 (memory of one class's values).
-    """
-    top = total = sums = None
-    for log_weight, values in terms:
-        values = [np.asarray(v, dtype=np.float64) for v in values]
-        if top is None:
-            top, total, sums = log_weight, np.ones_like(log_weight), values
-            continue
-        new_top = np.maximum(top, log_weight)
-        old, new = np.exp(top - new_top), np.exp(log_weight - new_top)
-        total = total * old + new
-        sums = [
-            s * old.reshape(-1, *[1] * (v.ndim - 1))
-            + v * new.reshape(-1, *[1] * (v.ndim - 1))
-            for s, v in zip(sums, values, strict=True)
-        ]
-        top = new_top
-    return top + np.log(total), [
-        s / total.reshape(-1, *[1] * (s.ndim - 1)) for s in sums
-    ]
-
-
-class ConditionalVAETransformer(VAETransformer):
+class ConditionalVAETransformer(_LabelsMixin, VAETransformer):
     """Conditional variational autoencoder (Sohn et al., 2015) as a transformer.
 
     A :class:`VAETransformer` whose encoder and decoder also see a class
@@ -308,65 +273,6 @@ class ConditionalVAETransformer(VAETransformer):
     def _code_width(self) -> int:
         return self.n_components_ + len(self.classes_)
 
-    # ----------------------------------------------------------------- labels
-    def _label_index(self, y, n_samples: int | None = None) -> np.ndarray:
-        """Indices in ``classes_`` of labels ``y`` (one label is broadcast)."""
-        y = np.asarray(y)
-        if y.ndim == 0 and n_samples is not None:
-            y = np.full(n_samples, y, dtype=y.dtype)
-        if y.ndim != 1:
-            raise ValueError(
-                f"y must be one label or a 1-D array-like of labels, got shape "
-                f"{y.shape}."
-            )
-        if n_samples is not None and len(y) != n_samples:
-            raise ValueError(
-                f"y has {len(y)} labels for {n_samples} samples; pass one "
-                "label per sample, or a single label for all."
-            )
-        encoder = LabelEncoder()
-        encoder.classes_ = self.classes_
-        try:
-            index = encoder.transform(y)
-        except (TypeError, ValueError) as error:
-            raise ValueError(
-                f"{type(self).__name__}: {error}; fit saw the classes "
-                f"{self.classes_.tolist()!r}."
-            ) from None
-        # LabelEncoder casts y to the classes' dtype first: "7" or 7.5 would
-        # become the class 7. Only labels equal to a class are that class.
-        unseen = np.asarray(self.classes_[index] != y, dtype=bool)
-        if unseen.any():
-            raise ValueError(
-                f"{type(self).__name__}: y contains previously unseen labels: "
-                f"{y[unseen][:5].tolist()!r}; fit saw the classes "
-                f"{self.classes_.tolist()!r}."
-            )
-        return index
-
-    def _labelled(self, X, index: np.ndarray):
-        """Rows ``[X, onehot(index)]``, in X's dtype and format."""
-        onehot = np.zeros((X.shape[0], len(self.classes_)), dtype=X.dtype)
-        onehot[np.arange(X.shape[0]), index] = 1
-        if sp.issparse(X):
-            rows = sp.hstack([X, sp.csr_matrix(onehot)], format="csr")
-            rows.sum_duplicates()
-            return rows
-        return np.hstack([np.asarray(X), onehot])
-
-    def _of_class(self, X, c: int):
-        return self._labelled(X, np.full(X.shape[0], c))
-
-    def _seen_classes(self):
-        """Indices of the classes with training rows (p(y) > 0) and log p(y)."""
-        seen = np.flatnonzero(self.class_count_)
-        return zip(seen, np.log(self.class_prior_[seen]), strict=True)
-
-    def _log_joint(self, X):
-        """Per class: its index and ``log p(y) + ELBO(x, y)`` of validated rows."""
-        for c, log_prior in self._seen_classes():
-            yield c, log_prior + self._finite_scores(self._of_class(X, c))
-
     # -------------------------------------------------------------- inference
     def class_posterior(self, X):
         """The weights q(y|x) of each class for each sample.
@@ -427,7 +333,7 @@ class ConditionalVAETransformer(VAETransformer):
             (scores, [self._codes(self._of_class(X, c), np.float64)])
             for c, scores in self._log_joint(X)
         )
-        return _mixture(terms)[1][0].astype(dtype)
+        return mixture(terms)[1][0].astype(dtype)
 
     def posterior(self, X, *, y=None):
         """Mean and standard deviation of the posterior of z for each sample.
@@ -462,7 +368,7 @@ class ConditionalVAETransformer(VAETransformer):
             return [mean, std**2 + mean**2]
 
         terms = ((scores, moments(c)) for c, scores in self._log_joint(X))
-        mean, second = _mixture(terms)[1]
+        mean, second = mixture(terms)[1]
         std = np.sqrt(np.maximum(second - mean**2, 0.0))
         return mean.astype(dtype), std.astype(dtype)
 
@@ -520,7 +426,7 @@ class ConditionalVAETransformer(VAETransformer):
             return self._finite_scores(
                 self._labelled(X, self._label_index(y, X.shape[0]))
             )
-        return _mixture((scores, []) for _, scores in self._log_joint(X))[0]
+        return mixture((scores, []) for _, scores in self._log_joint(X))[0]
 
     def score(self, X, y=None):
         """Mean of ``score_samples(X, y)`` (higher is better).
@@ -582,7 +488,7 @@ class ConditionalVAETransformer(VAETransformer):
             )
             for c, log_prior in self._seen_classes()
         )
-        return _mixture(terms)[0]
+        return mixture(terms)[0]
 
     def sample(self, n_samples=1, random_state=None, *, y=None):
         """Generate samples of chosen classes.
@@ -647,5 +553,5 @@ class ConditionalVAETransformer(VAETransformer):
 if ConditionalVAETransformer.__doc__ and VAETransformer.__doc__:
     ConditionalVAETransformer.__doc__ = ConditionalVAETransformer.__doc__.replace(
         "    {parameters}\n",
-        _section(VAETransformer.__doc__, "Parameters", "Attributes"),
+        section(VAETransformer.__doc__, "Parameters", "Attributes"),
     )

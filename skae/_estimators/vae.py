@@ -10,13 +10,10 @@ from typing import ClassVar
 import numpy as np
 import scipy.sparse as sp
 import torch
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted
 
 from .._data.blocks import row_blocks
 from .._data.rows import feature_mean
-from .._data.tiles import rows_in_budget
 from .._nn.builders import build_vae
 from .._nn.corruption import Binarize, InputDropout
 from .._nn.layers import output_layer
@@ -25,16 +22,14 @@ from .._nn.objectives import (
     NegativeELBO,
     NegativeIWAEBound,
     elbo_common_noise,
-    importance_weighted_log_likelihood,
 )
 from . import defaults
+from .autoencoder import AutoencoderTransformer
 from .base import _BaseAutoencoder
-from .checks import AUTO, _check_n_samples, output_dtype
+from .checks import AUTO
 from .defaults import TrainingData
-
-# Burda et al. (2015): a latent dimension is active when the variance of its
-# posterior means over the data exceeds 0.01.
-ACTIVE_UNIT_THRESHOLD = 0.01
+from .docstrings import with_entries
+from .posterior import _PosteriorMixin
 
 # Likelihoods that model the data as they are: their range, and what to do.
 _DATA_RANGES = {
@@ -66,7 +61,7 @@ def _value_range(X) -> tuple[float, float]:
     return lowest, highest
 
 
-class VAETransformer(_BaseAutoencoder):
+class VAETransformer(_PosteriorMixin, _BaseAutoencoder):
     """Variational autoencoder (Kingma & Welling, 2014) as a transformer.
 
     The encoder outputs the mean and log-variance of a diagonal Gaussian
@@ -167,10 +162,7 @@ class VAETransformer(_BaseAutoencoder):
         does not pickle), but :func:`skae.save` cannot store them (pickle or
         joblib the estimator instead).
 
-    image_shape : tuple of int or None, default=None
-        Shape of one row as an image, ``(height, width)`` or ``(channels,
-        height, width)``, e.g. ``(28, 28)`` for MNIST; required by
-        ``architecture="conv"`` and ignored by the other architectures.
+    {image_shape}
 
     scaling : {"auto", "global", "standard"} or None, default="auto"
         Internal scaling of the input. "auto" means "global" for the
@@ -201,14 +193,7 @@ class VAETransformer(_BaseAutoencoder):
         (a denoising fit, whose codes generalise better), "masking" for the
         multinomial one (Mult-VAE) and None for the Bernoulli one.
 
-    corruption_level : float or "auto", default="auto"
-        Drop probability for "masking" and replacement probability for
-        "salt_pepper" (both below 1), noise standard deviation for
-        "gaussian"; unused otherwise. "auto" is 0.5 for "masking" and
-        "salt_pepper" and, for "gaussian", ``c * s`` in the data's units:
-        ``s`` the root mean feature variance of the training rows (with
-        ``scaling="standard"``, each feature's standard deviation) and ``c =
-        min(1.5, (2000 / n_samples) ** 0.3)`` (stronger on small data).
+    {corruption_level}
 
     neighbor_weight : float, default=0.0
         Weight of a neighbour-preserving term added to the training loss
@@ -231,9 +216,7 @@ class VAETransformer(_BaseAutoencoder):
         start the layout from the fitted codes, so the map keeps its
         orientation.
 
-    n_neighbors : int, default=15
-        Neighbours per row in the graph of ``neighbor_weight`` (the row itself
-        not included); unused when ``neighbor_weight=0``.
+    {n_neighbors}
 
     max_iter : int or "auto", default="auto"
         Maximum number of epochs (with ``learning_rate="cosine"``: the
@@ -247,82 +230,38 @@ class VAETransformer(_BaseAutoencoder):
         10))))`` rows for ``n`` training rows (at least 10 steps per epoch),
         and at most ``n``; 100 for ``likelihood="multinomial"``.
 
-    learning_rate : {"adaptive", "cosine", "constant"} or "auto", \
-            default="auto"
-        Learning-rate schedule. "adaptive" keeps ``learning_rate_init`` while
-        the monitored loss improves and divides it by 10 at each plateau
-        (``n_iter_no_change`` epochs without a relative improvement of
-        ``tol``); the third plateau ends training, so fits stop on their own
-        once converged. "cosine" warms up linearly over the first 5% of the
-        steps, then decays to zero at ``max_iter`` epochs: the best use of a
-        fixed budget of epochs (set ``max_iter`` to it). "constant" keeps
-        the rate and stops at the first plateau. "auto" is "cosine" for
-        ``fit`` and "constant" for ``partial_fit`` (which cannot know how
-        many passes will come).
+    {learning_rate}
 
     learning_rate_init : float or "auto", default="auto"
         Initial (for "cosine": peak) Adam learning rate. "auto" is 1e-3
         (the autoencoder's 2e-3 made the Gaussian VAE diverge on MNIST).
 
-    alpha : float, default=1e-4
-        Decoupled weight decay (AdamW).
+    {alpha}
 
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the data, stop when its loss stops
-        improving and keep the best weights. Otherwise stop on the training
-        loss.
+    {early_stopping}
 
-    validation_fraction : float, default=0.1
-        Fraction of the data held out when ``early_stopping=True``.
+    {validation_fraction}
 
-    n_iter_no_change : int, default=10
-        Epochs without an improvement of at least ``tol`` that make a
-        plateau (see ``learning_rate``).
+    {n_iter_no_change}
 
-    tol : float, default=5e-3
-        Minimum relative improvement of the monitored mean loss per sample:
-        an epoch improves when it lowers the best loss so far by more than
-        ``tol`` times its magnitude, whatever the data's units.
+    {tol}
 
-    shuffle : bool, default=True
-        Shuffle the samples every epoch.
+    {shuffle}
 
     random_state : int, RandomState instance or None, default=None
         Seed of the weight initialisation, shuffling, the reparameterisation
         noise and sampling. An int
         gives bit-identical results on the CPU.
 
-    verbose : int, default=0
-        Show a progress bar over epochs when positive.
+    {verbose}
 
-    warm_start : bool, default=False
-        Continue training the fitted network on the next ``fit``, keeping
-        the fitted scaling.
+    {warm_start}
 
-    device : {"auto", "cpu", "cuda"}, default="auto"
-        Where to train; "auto" picks CUDA when available. Inference runs
-        where the fitted module lives. Pickles hold CPU tensors and the
-        module's device: unpickling puts the module back there when the
-        machine has that device, on the CPU otherwise. Files of
-        :func:`skae.save` load on the CPU.
+    {device}
 
-    compile : bool or dict, default=False
-        Compile the training step (forward pass, loss and backward pass) with
-        :func:`torch.compile`; a dict is passed to it as keyword arguments,
-        e.g. ``{"mode": "max-autotune"}``. Compiling takes seconds to a minute
-        on the first batch (and once more for a smaller last batch) and pays
-        off where many small kernels dominate a step, typically on CUDA. On a
-        CPU the layers' matrix products dominate and it does not help (see
-        the speed page). Inference and the fitted ``module_`` are never
-        compiled, so pickling is unaffected.
+    {compile}
 
-    precision : {"float32", "bf16"}, default="float32"
-        Arithmetic of training. "bf16" runs the forward pass and the loss
-        under :func:`torch.autocast` with bfloat16 (mixed precision: the
-        weights, their gradients and Adam's state stay float32); on CUDA
-        GPUs with bfloat16 tensor cores it speeds up wide layers. Inference
-        (``transform``, ``score_samples``...) always computes in float32.
-        Measured on MNIST, see the speed page.
+    {precision}
 
     Attributes
     ----------
@@ -553,26 +492,6 @@ class VAETransformer(_BaseAutoencoder):
     def _after_fit(self, X, Xs, seed: int) -> None:
         self._fit_active_units(X)
 
-    def _fit_active_units(self, X) -> None:
-        """Variance of the posterior means over the training rows, in tiles."""
-        module = self._inference_module()
-
-        def mean(xs: torch.Tensor) -> torch.Tensor:
-            return module.encode(xs)[0]
-
-        means = self._map_scaled(
-            mean,
-            X,
-            (self.n_components_,),
-            np.float64,
-            op="posterior_mean",
-            row_bytes=self._row_bytes(),
-        )
-        self.posterior_mean_variance_ = means.var(axis=0)
-        self.active_units_ = int(
-            np.count_nonzero(self.posterior_mean_variance_ > ACTIVE_UNIT_THRESHOLD)
-        )
-
     def _objective(self, corrupt) -> NegativeELBO | NegativeIWAEBound:
         # Bernoulli data are in [0, 1] and unscaled (_check_X refuses any
         # other scaling), so the draw is taken on the batch as it comes.
@@ -661,105 +580,8 @@ class VAETransformer(_BaseAutoencoder):
     def _latent_origin(self) -> np.ndarray:
         return np.zeros(self.n_components_)
 
-    def log_likelihood(self, X, n_samples=1000, random_state=None):
-        """Importance-weighted estimate of each sample's log-likelihood, in nats.
 
-        The estimator of Burda et al. (2015): with ``n_samples`` draws from
-        the posterior it is a lower bound on log p(x) that tightens as
-        ``n_samples`` grows (``n_samples=1`` is the ELBO), the standard way
-        to report a VAE's test log-likelihood (e.g. on binarized MNIST with
-        ``likelihood="bernoulli"``). In the caller's units, like
-        ``score_samples``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples_X, n_features)
-            Data in the units it was fitted in.
-
-        n_samples : int, default=1000
-            Importance samples per row.
-
-        random_state : int, RandomState instance or None, default=None
-            Seed of the draws. None uses the estimator's ``random_state``.
-
-        Returns
-        -------
-        log_likelihood : ndarray of shape (n_samples_X,)
-            Estimated log p(x) per row, float64.
-        """
-        check_is_fitted(self)
-        X = self._validate(X)
-        self._check_X(X)
-        n_samples = _check_n_samples(n_samples)
-        return self._log_likelihood(X, n_samples, self._generator(random_state))
-
-    def _generator(self, random_state) -> torch.Generator:
-        """A torch generator on the model's device, seeded from ``random_state``."""
-        rng = check_random_state(
-            self.random_state if random_state is None else random_state
-        )
-        generator = torch.Generator(device=self._device())
-        return generator.manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
-
-    def _log_likelihood(self, X, n_samples: int, generator) -> np.ndarray:
-        """``log_likelihood`` of validated rows ``X``, with draws from ``generator``."""
-        device = self._device()
-        log_det = float(np.log(self.scale_).sum())
-        module = self._inference_module(torch.float64)
-        # Tiles of whole rows, each with its draws in chunks within the budget.
-        draw_bytes = self._row_bytes(1, itemsize=8)
-
-        def estimate(xs: torch.Tensor) -> torch.Tensor:
-            ll = importance_weighted_log_likelihood(
-                module, xs, n_samples, generator, rows_in_budget(device, draw_bytes)
-            )
-            return ll - log_det
-
-        # op=None: the draws are taken tile by tile, so every tile has one size.
-        return self._map_scaled(
-            estimate,
-            X,
-            (),
-            np.float64,
-            op=None,
-            row_bytes=draw_bytes,
-            compute_dtype=torch.float64,
-        )
-
-    def posterior(self, X):
-        """Mean and standard deviation of the posterior q(z|x) of each sample.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Data in the units it was fitted in.
-
-        Returns
-        -------
-        mean : ndarray of shape (n_samples, n_components)
-            Posterior means (what ``transform`` returns).
-
-        std : ndarray of shape (n_samples, n_components)
-            Posterior standard deviations.
-        """
-        check_is_fitted(self)
-        X = self._validate(X)
-        return self._posterior(X, output_dtype(X))
-
-    def _posterior(self, X, dtype) -> tuple[np.ndarray, np.ndarray]:
-        """``posterior`` of validated rows ``X``, of ``dtype``."""
-        module = self._inference_module()
-
-        def moments(xs: torch.Tensor) -> torch.Tensor:
-            mu, log_var = module.encode(xs)
-            return torch.stack([mu, torch.exp(0.5 * log_var)], dim=1)
-
-        out = self._map_scaled(
-            moments,
-            X,
-            (2, self.n_components_),
-            dtype,
-            op="posterior",
-            row_bytes=self._row_bytes(),
-        )
-        return out[:, 0], out[:, 1]
+if VAETransformer.__doc__ and AutoencoderTransformer.__doc__:  # not under -OO
+    VAETransformer.__doc__ = with_entries(
+        VAETransformer.__doc__, AutoencoderTransformer.__doc__
+    )

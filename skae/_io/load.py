@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from safetensors import SafetensorError, safe_open
 
-from .._estimators.vae import ACTIVE_UNIT_THRESHOLD
+from .._estimators.posterior import ACTIVE_UNIT_THRESHOLD
 from .digests import _check_metadata_digest, _check_tensor_digest
 from .json_tags import Refusal, preview
 from .labels import _labels
