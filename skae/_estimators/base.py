@@ -8,14 +8,15 @@ to its subclasses through hooks. ``fit`` calls, in this order:
 1. ``_training_rows(X, y, warm)``: the rows to train on (the conditional
    VAE appends the one-hot labels);
 2. ``_resolved(X, warm)`` (:mod:`.setup`): a copy whose "auto" parameters
-   are values, then ``_check_fit`` and ``_check_params``;
+   are values, then ``_check_fit`` (with ``_check_X`` and ``_check_params``);
 3. ``_start``: ``_fit_scaling`` and ``_row_scaling`` (the statistics of X),
    then, unless warm, ``_build_module`` (on the meta device) and
    ``_init_from_data`` (e.g. the PCA path);
 4. ``_corruption`` and ``_objective`` (the loss), ``_with_neighbors``
    (:mod:`.neighbors`), ``_schedule`` and ``_warmup_epochs`` (per-step
    weights of the objective), then the training loop of :mod:`skae._train`;
-5. ``_commit``, shared with ``partial_fit``: the fitted attributes, then
+5. ``_warn_about``, then ``_commit``, shared with ``partial_fit``: the
+   fitted attributes, then ``_keep_resolved`` (``max_iter_``, ...) and
    ``_after_fit`` (anything else fitted on the training rows).
 
 Inference calls ``_check_X``, ``_encode``, ``_score`` (with
