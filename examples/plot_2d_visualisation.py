@@ -24,6 +24,7 @@ from sklearn.neighbors import KNeighborsClassifier
 
 from skae import AutoencoderTransformer, VAETransformer
 from skae.datasets import load_image_dataset
+from skae.plot import LatentMapDisplay
 
 data = load_image_dataset(os.environ.get("SKAE_EXAMPLES_DATASET", "digits"))
 models = {
@@ -42,14 +43,16 @@ models = {
         random_state=0,
     ),
 }
-fig, axes = plt.subplots(1, 4, figsize=(20, 4.5))
-for ax, (name, model) in zip(axes, models.items(), strict=True):
+fig, axes = plt.subplots(2, 2, figsize=(10, 9), layout="constrained")
+for ax, (name, model) in zip(axes.ravel(), models.items(), strict=True):
     train_codes = model.fit_transform(data.X_train)
-    codes = model.transform(data.X_test)
     knn = KNeighborsClassifier(5).fit(train_codes, data.y_train)
-    accuracy = knn.score(codes, data.y_test)
+    accuracy = knn.score(model.transform(data.X_test), data.y_test)
     print(f"{name}: 5-NN accuracy of the test codes {accuracy:.3f}")
-    points = ax.scatter(*codes.T, c=data.y_test, cmap="tab10", s=8)
+    # One legend, beside the top right map.
+    legend = ax is axes[0, 1]
+    LatentMapDisplay.from_estimator(
+        model, data.X_test, data.y_test, ax=ax, legend=legend
+    )
     ax.set_title(f"{name} (5-NN {accuracy:.3f})")
-fig.colorbar(points, ax=axes, ticks=range(10), label="digit")
 plt.show()

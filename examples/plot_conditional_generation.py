@@ -37,6 +37,7 @@ from sklearn.linear_model import LogisticRegression
 
 from skae import ConditionalVAETransformer
 from skae.datasets import load_image_dataset
+from skae.plot import SamplesDisplay
 
 data = load_image_dataset(os.environ.get("SKAE_EXAMPLES_DATASET", "digits"))
 cvae = ConditionalVAETransformer(2, random_state=0)
@@ -73,16 +74,7 @@ for name, images in {
 # Ten samples per class: row ``c`` asks for class ``c``; each column decodes
 # one code drawn from the prior (the same ``random_state`` gives the same
 # codes whatever the labels).
-n = len(cvae.classes_)
-grid = np.stack([cvae.sample(10, y=c, random_state=0) for c in cvae.classes_])
-h, w = data.image_shape
-# A one-pixel white margin below and to the right of each image.
-grid = np.pad(grid.reshape(n, 10, h, w), ((0, 0), (0, 0), (0, 1), (0, 1)))
-h, w = h + 1, w + 1
-grid = grid.transpose(0, 2, 1, 3).reshape(n * h, 10 * w)
 fig, ax = plt.subplots(figsize=(6, 6))
-ax.imshow(grid, cmap="gray_r", vmin=0, vmax=1)
-ax.set_yticks(np.arange(n) * h + (h - 2) / 2, cvae.classes_)
-ax.set_xticks([])
-ax.set(ylabel="requested class", xlabel="the same 10 codes in every row")
+SamplesDisplay.from_estimator(cvae, 10, ax=ax, vmin=0, vmax=1)
+ax.set_xlabel("the same 10 codes in every row")
 plt.show()

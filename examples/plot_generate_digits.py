@@ -24,6 +24,7 @@ import matplotlib.pyplot as plt
 
 from skae import AutoencoderTransformer, VAETransformer
 from skae.datasets import load_image_dataset
+from skae.plot import SamplesDisplay
 
 data = load_image_dataset(os.environ.get("SKAE_EXAMPLES_DATASET", "digits"))
 models = {
@@ -31,12 +32,9 @@ models = {
     "VAE, beta=1 (prior samples)": VAETransformer(8, beta=1.0, random_state=0),
     "Autoencoder (mixture samples)": AutoencoderTransformer(8, random_state=0),
 }
-fig, axes = plt.subplots(1, 3, figsize=(15, 5))
+fig, axes = plt.subplots(1, 3, figsize=(12, 4.5), layout="constrained")
 for ax, (name, model) in zip(axes, models.items(), strict=True):
-    images = model.fit(data.X_train).sample(64, random_state=0)
-    h, w = data.image_shape
-    grid = images.reshape(8, 8, h, w).transpose(0, 2, 1, 3).reshape(8 * h, 8 * w)
-    ax.imshow(grid, cmap="gray_r", vmin=0, vmax=1)
+    model.fit(data.X_train)
+    SamplesDisplay.from_estimator(model, 64, ax=ax, vmin=0, vmax=1)
     ax.set_title(name)
-    ax.set_axis_off()
 plt.show()

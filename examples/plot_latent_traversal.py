@@ -15,6 +15,7 @@ import numpy as np
 
 from skae import VAETransformer
 from skae.datasets import load_image_dataset
+from skae.plot import LatentTraversalDisplay
 
 data = load_image_dataset(os.environ.get("SKAE_EXAMPLES_DATASET", "digits"))
 vae = VAETransformer(2, random_state=0).fit(data.X_train)
@@ -29,4 +30,9 @@ grid = images.reshape(n, n, h, w).transpose(0, 2, 1, 3).reshape(n * h, n * w)
 fig, ax = plt.subplots(figsize=(7, 7))
 ax.imshow(grid, cmap="gray_r", vmin=0, vmax=1, extent=(-2.5, 2.5, -2.5, 2.5))
 ax.set(xlabel="z[0]", ylabel="z[1]", title="decoded grid of latent codes")
+
+# %%
+# :class:`~skae.plot.LatentTraversalDisplay` shows one dimension at a time:
+# row ``i`` starts from the origin and sets dimension ``i`` to each value.
+LatentTraversalDisplay.from_estimator(vae, values=values[::2], vmin=0, vmax=1)
 plt.show()

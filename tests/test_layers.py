@@ -33,6 +33,7 @@ ALLOWED: dict[str, set[str]] = {
     "skae._nn": {"skae._data"},
     "skae._neighbors": set(),
     "skae._data": set(),
+    "skae.plot": set(),  # reads fitted estimators through their public methods
 }
 # Subpackages that never import scikit-learn (the torch side).
 NO_SKLEARN = ("skae._train", "skae._nn", "skae._neighbors", "skae._data")
