@@ -17,7 +17,9 @@ _PUBLIC = {
     "ConditionalVAETransformer": "._estimators.conditional",
     "VAETransformer": "._estimators.vae",
     "load": "._io",
+    "register_skl2onnx": "._io.onnx",
     "save": "._io",
+    "to_onnx": "._io.onnx",
 }
 
 __all__ = [
@@ -26,7 +28,9 @@ __all__ = [
     "VAETransformer",
     "__version__",
     "load",
+    "register_skl2onnx",
     "save",
+    "to_onnx",
 ]
 
 if TYPE_CHECKING:
@@ -34,6 +38,7 @@ if TYPE_CHECKING:
     from ._estimators.conditional import ConditionalVAETransformer
     from ._estimators.vae import VAETransformer
     from ._io import load, save
+    from ._io.onnx import register_skl2onnx, to_onnx
 
 
 def __getattr__(name: str):
