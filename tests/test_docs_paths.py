@@ -20,9 +20,11 @@ def test_docs_and_readme_carry_no_machine_paths():
     assert not found, found
 
 
-def test_benchmark_sources_lose_their_folders():
+def test_benchmark_sources_lose_their_folders(monkeypatch):
     import importlib.util
 
+    # The script imports its sibling recommend_eval, as run from benchmarks/.
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
     spec = importlib.util.spec_from_file_location(
         "bench_recommend", ROOT / "benchmarks" / "bench_recommend.py"
     )
