@@ -186,7 +186,7 @@ def page(results: dict) -> str:
         "import skl2onnx",
         "from skae import register_skl2onnx, to_onnx",
         "",
-        'model = to_onnx(ae)                   # transform: input "X", output "Y"',
+        'model = to_onnx(ae)  # transform: input "X", output "Y"',
         'open("codes.onnx", "wb").write(model.SerializeToString())',
         "register_skl2onnx()",
         "onx = skl2onnx.to_onnx(pipe, X[:1].astype(np.float32))  # the whole pipeline",
