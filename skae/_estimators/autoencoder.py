@@ -234,6 +234,22 @@ class AutoencoderTransformer(_BaseAutoencoder):
         (``transform``, ``score_samples``...) always computes in float32.
         Measured on MNIST, see the speed page.
 
+    checkpoint : str or path-like, default=None
+        A file where ``fit`` writes its whole training state every
+        ``checkpoint_every`` epochs (safetensors, written atomically): the
+        weights, the optimizer's and the schedule's state, the random
+        generator and the loss curves. A ``fit`` that finds the file resumes
+        from it instead of starting again: run the same script again after a
+        process was killed and the fit goes on from the last checkpoint, to
+        the model the uninterrupted fit gives (the same bits on the CPU). A
+        file written by a fit with other data or parameters is refused
+        (delete it). The file is removed when ``fit`` completes; it is kept
+        when training is interrupted (Ctrl-C). Not for ``partial_fit``, nor
+        for a ``warm_start`` fit of a fitted model.
+
+    checkpoint_every : int, default=1
+        Epochs between two writes of ``checkpoint``.
+
     Attributes
     ----------
     module_ : torch.nn.Module
@@ -358,6 +374,8 @@ class AutoencoderTransformer(_BaseAutoencoder):
         device="auto",
         compile=False,
         precision="float32",
+        checkpoint=None,
+        checkpoint_every=1,
     ):
         self.n_components = n_components
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -386,6 +404,8 @@ class AutoencoderTransformer(_BaseAutoencoder):
         self.device = device
         self.compile = compile
         self.precision = precision
+        self.checkpoint = checkpoint
+        self.checkpoint_every = checkpoint_every
 
     _architecture_params: ClassVar[tuple[str, ...]] = (
         *_BaseAutoencoder._architecture_params,

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 from abc import ABCMeta, abstractmethod
 from collections.abc import Callable
 from numbers import Integral, Real
@@ -47,9 +48,11 @@ from .._data import make_rows
 from .._data.scaling import Standardizer, fit_scaling
 from .._nn.corruption import CORRUPTIONS, make_corruption
 from .._nn.layers import ACTIVATIONS, init_parameters
+from .._train.checkpoint import Checkpoint, LoopState
 from .._train.loop import History, Trainer, diverged, fit_module
 from .._train.schedules import SCHEDULES
 from .checks import AUTO, _available, _module_device, _resolve_device, _transaction
+from .fingerprint import fingerprint
 from .inference import _InferenceMixin
 from .latent import _LatentMixin
 from .neighbors import _NeighborMixin
@@ -123,6 +126,8 @@ class _BaseAutoencoder(
         ],
         "neighbor_weight": [Interval(Real, 0, None, closed="left")],
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
+        "checkpoint": [str, os.PathLike, None],
+        "checkpoint_every": [Interval(Integral, 1, None, closed="left")],
     }
 
     # ------------------------------------------------------------------ hooks
@@ -235,8 +240,15 @@ class _BaseAutoencoder(
         spec = self._resolved(X, warm)
         architecture = spec._check_fit(X, warm)
         device = _resolve_device(self.device)
-        rng = check_random_state(self.random_state)
-        init_seed, train_seed, post_seed = rng.randint(np.iinfo(np.int32).max, size=3)
+        checkpoint, resume = self._open_checkpoint(X, warm, device)
+        if resume is not None:
+            init_seed, train_seed, post_seed = checkpoint.seeds
+        else:
+            rng = check_random_state(self.random_state)
+            seeds = rng.randint(np.iinfo(np.int32).max, size=3)
+            init_seed, train_seed, post_seed = (int(s) for s in seeds)
+            if checkpoint is not None:
+                checkpoint.seeds = (init_seed, train_seed, post_seed)
         generator = torch.Generator(device=device).manual_seed(int(train_seed))
         (mean, scale), standardizer, Xt, module = spec._start(
             X, warm, int(init_seed), device
@@ -256,11 +268,32 @@ class _BaseAutoencoder(
             generator,
             X_val,
             spec._schedule(objective, X_train.n_batches(config.batch_size)),
+            checkpoint,
+            resume,
         )
         spec._warn_about(history)
         self._commit(spec, architecture, module, (mean, scale), history, warm)
         self._keep_resolved(spec, architecture, config.batch_size)
         self._after_fit(X, Xt, int(post_seed))
+        if checkpoint is not None and not history.interrupted:
+            checkpoint.remove()
+
+    def _open_checkpoint(
+        self, X, warm: bool, device: torch.device
+    ) -> tuple[Checkpoint | None, LoopState | None]:
+        """The fit's checkpoint (None without ``checkpoint``) and what it holds."""
+        if self.checkpoint is None:
+            return None, None
+        if warm:
+            raise ValueError(
+                "checkpoint resumes fits from scratch: a warm_start fit continues "
+                "from the fitted weights, which a new process does not have. Set "
+                "checkpoint=None or warm_start=False."
+            )
+        checkpoint = Checkpoint(
+            self.checkpoint, self.checkpoint_every, fingerprint(self, X)
+        )
+        return checkpoint, checkpoint.load(device)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None):

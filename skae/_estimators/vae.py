@@ -263,6 +263,10 @@ class VAETransformer(_PosteriorMixin, _BaseAutoencoder):
 
     {precision}
 
+    {checkpoint}
+
+    {checkpoint_every}
+
     Attributes
     ----------
     module_ : torch.nn.Module
@@ -414,6 +418,8 @@ class VAETransformer(_PosteriorMixin, _BaseAutoencoder):
         device="auto",
         compile=False,
         precision="float32",
+        checkpoint=None,
+        checkpoint_every=1,
     ):
         self.n_components = n_components
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -446,6 +452,8 @@ class VAETransformer(_PosteriorMixin, _BaseAutoencoder):
         self.device = device
         self.compile = compile
         self.precision = precision
+        self.checkpoint = checkpoint
+        self.checkpoint_every = checkpoint_every
 
     def _build_module(self, n_features: int) -> torch.nn.Module:
         return build_vae(

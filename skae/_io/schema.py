@@ -88,6 +88,8 @@ _MLP_ENTRIES_AT, _MLP_ENTRIES = 3, ("mlp", None)
 # an older file's model what it was (for a refit: today's default).
 _PARAMS_ADDED = {
     "architecture": "mlp",
+    "checkpoint": None,
+    "checkpoint_every": 1,
     "image_shape": None,
     "learning_rate": "adaptive",
     "precision": "float32",

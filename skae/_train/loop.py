@@ -21,6 +21,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .._data.rows import Rows
+from .checkpoint import Checkpoint, LoopState
 from .schedules import make_schedule
 
 Objective = Callable[[torch.nn.Module, torch.Tensor, torch.Generator], torch.Tensor]
@@ -207,12 +208,18 @@ def fit_module(
     generator: torch.Generator,
     X_val: Rows | None = None,
     on_step: Callable[[int], None] | None = None,
+    checkpoint: Checkpoint | None = None,
+    resume: LoopState | None = None,
 ) -> History:
     """Train ``module`` in place; stop early as scikit-learn's MLP does.
 
     ``on_step(step)`` runs before every gradient step with the step's index
     (a schedule, e.g. KL warm-up). Epochs up to ``config.warmup_epochs`` are
     not monitored: the objective still changes during them.
+
+    ``checkpoint`` writes the loop's state every ``checkpoint.every``
+    epochs; ``resume`` (a state it wrote) goes on from there, to the end an
+    uninterrupted run reaches: the same bits on the CPU.
 
     Without ``X_val`` training stops when the training loss has not improved
     by ``tol`` for ``n_iter_no_change`` epochs. With ``X_val`` the validation
@@ -228,7 +235,8 @@ def fit_module(
     ValueError
         If the loss becomes NaN or infinite (the run diverged).
     """
-    trainer = Trainer(module, objective, config, X.n_batches(config.batch_size))
+    steps_per_epoch = X.n_batches(config.batch_size)
+    trainer = Trainer(module, objective, config, steps_per_epoch, _trainer(resume))
     history = History(validation_loss_curve=[] if X_val is not None else None)
     # The weights to fall back on: the best epoch's with X_val, else the last's.
     kept = Snapshot(module)
@@ -242,8 +250,13 @@ def fit_module(
                 2**31 - 1, (1,), generator=generator, device=generator.device
             ).item()
         )
+    start = 0
+    if resume is not None:
+        start, no_improvement, val_seed = _resume(
+            resume, module, kept, trainer, generator, history
+        )
     epochs = tqdm(
-        range(config.max_iter),
+        range(start, config.max_iter),
         desc=config.desc,
         disable=not config.verbose,
         leave=config.verbose > 1,
@@ -271,20 +284,34 @@ def fit_module(
         improved = not warming_up and monitored < history.best_loss
         if X_val is None or warming_up or improved:
             kept.update(module)
-        if warming_up:
-            continue
-        margin = config.tol * abs(history.best_loss)
-        if math.isfinite(margin) and monitored > history.best_loss - margin:
-            no_improvement += 1
-        else:
-            no_improvement = 0
-        if improved:
-            history.best_loss = monitored
-        if no_improvement > config.n_iter_no_change:
-            no_improvement = 0
-            if not trainer.schedule.on_plateau():
-                history.converged = True
-                break
+        stop = False
+        if not warming_up:
+            margin = config.tol * abs(history.best_loss)
+            if math.isfinite(margin) and monitored > history.best_loss - margin:
+                no_improvement += 1
+            else:
+                no_improvement = 0
+            if improved:
+                history.best_loss = monitored
+            if no_improvement > config.n_iter_no_change:
+                no_improvement = 0
+                stop = not trainer.schedule.on_plateau()
+        if stop:
+            history.converged = True
+            break
+        if checkpoint is not None and checkpoint.due(epoch + 1):
+            checkpoint.save(
+                _loop_state(
+                    epoch + 1,
+                    module,
+                    kept if X_val is not None else None,
+                    trainer,
+                    generator,
+                    history,
+                    no_improvement,
+                    val_seed,
+                )
+            )
     else:
         # A fixed-length schedule has converged when it has run its course,
         # unless its loss was still falling fast at the end.
@@ -296,6 +323,64 @@ def fit_module(
         kept.restore(module)
     module.eval()
     return history
+
+
+def _trainer(resume: LoopState | None) -> dict | None:
+    """The :class:`Trainer`'s part of a saved loop state."""
+    if resume is None:
+        return None
+    return dict(
+        optimizer=resume.optimizer, step=resume.step, total_steps=resume.total_steps
+    )
+
+
+def _resume(
+    state: LoopState,
+    module: torch.nn.Module,
+    kept: Snapshot,
+    trainer: Trainer,
+    generator: torch.Generator,
+    history: History,
+) -> tuple[int, int, int | None]:
+    """Put the loop where ``state`` was; its first epoch, counter and seed."""
+    module.load_state_dict(state.module)
+    kept.update(module)
+    if state.kept is not None:
+        kept.state = {k: v.clone() for k, v in state.kept.items()}
+    trainer.schedule.load_state(state.schedule)
+    generator.set_state(state.generator)
+    history.loss_curve = list(state.loss_curve)
+    if state.validation_loss_curve is not None:
+        history.validation_loss_curve = list(state.validation_loss_curve)
+    history.best_loss = state.best_loss
+    return state.epoch, state.no_improvement, state.val_seed
+
+
+def _loop_state(
+    epoch: int,
+    module: torch.nn.Module,
+    kept: Snapshot | None,
+    trainer: Trainer,
+    generator: torch.Generator,
+    history: History,
+    no_improvement: int,
+    val_seed: int | None,
+) -> LoopState:
+    return LoopState(
+        epoch=epoch,
+        module=module.state_dict(),
+        kept=None if kept is None else kept.state,
+        optimizer=trainer.optimizer.state_dict(),
+        step=trainer.step,
+        total_steps=trainer.total_steps,
+        schedule=trainer.schedule.state(),
+        generator=generator.get_state(),
+        loss_curve=history.loss_curve,
+        validation_loss_curve=history.validation_loss_curve,
+        best_loss=history.best_loss,
+        no_improvement=no_improvement,
+        val_seed=val_seed,
+    )
 
 
 # A fixed budget counts as unfinished when the last tenth of its epochs still

@@ -46,6 +46,13 @@ class ConstantRate:
         """The monitored loss stopped improving: True to go on, False to stop."""
         return False
 
+    def state(self) -> dict:
+        """What the schedule has counted (for a checkpoint)."""
+        return {}
+
+    def load_state(self, state: dict) -> None:
+        """Go on from :meth:`state` (the optimizer holds the current rate)."""
+
 
 class AdaptiveRate(ConstantRate):
     """Divide the rate by ``factor`` at each plateau; stop at the last one."""
@@ -63,6 +70,12 @@ class AdaptiveRate(ConstantRate):
         self.reductions += 1
         self.set_factor(self.factor**-self.reductions)
         return True
+
+    def state(self) -> dict:
+        return {"reductions": self.reductions}
+
+    def load_state(self, state: dict) -> None:
+        self.reductions = int(state["reductions"])
 
 
 class CosineRate(ConstantRate):
