@@ -193,6 +193,61 @@ def test_checkpoint_is_kept_after_ctrl_c_and_not_for_warm_start(
         ).fit(X)
 
 
+def test_saved_model_with_a_checkpoint_path_and_device_mismatch(digits, tmp_path):
+    import skae
+    from skae._train.checkpoint import Checkpoint
+
+    X = digits[0][:300]
+    est = AutoencoderTransformer(**SMALL, checkpoint=tmp_path / "fit.ckpt").fit(X)
+    skae.save(est, tmp_path / "model.safetensors")
+    loaded = skae.load(tmp_path / "model.safetensors")
+    assert loaded.checkpoint == str(tmp_path / "fit.ckpt")
+    # A checkpoint written on another device is refused by name.
+    state = loop._loop_state(
+        1,
+        est.module_,
+        None,
+        loop.Trainer(est.module_, None, _config(), 1),
+        torch.Generator(),
+        loop.History(),
+        0,
+        None,
+    )
+    Checkpoint(tmp_path / "a.ckpt", 1, "f", torch.device("cpu")).save(state)
+    with pytest.raises(
+        ValueError, match="written by a fit on cpu; this fit runs on meta"
+    ):
+        Checkpoint(tmp_path / "a.ckpt", 1, "f", torch.device("meta")).load()
+
+
+def _config():
+    return loop.TrainingConfig(
+        max_iter=1,
+        batch_size=1,
+        learning_rate=1e-3,
+        weight_decay=0.0,
+        shuffle=True,
+        tol=0.0,
+        n_iter_no_change=1,
+    )
+
+
+def test_fingerprints_of_callables():
+    from skae._estimators.fingerprint import stable
+
+    assert stable(lambda x: x + 1) != stable(lambda x: x + 2)
+
+    class Corrupt:
+        def __init__(self, level):
+            self.level = level
+
+        def __call__(self, x, generator):
+            return x
+
+    assert stable(Corrupt(0.1)) == stable(Corrupt(0.1)) != stable(Corrupt(0.2))
+    assert "0x" not in stable(Corrupt(0.1))
+
+
 CHILD = """
 import sys, warnings
 from sklearn.datasets import load_digits

@@ -110,6 +110,21 @@ def test_float64_input_is_cast_and_back(X):
     close(codes, model.transform(data))
 
 
+def test_large_offsets_and_integer_input_through_skl2onnx(X):
+    register_skl2onnx()
+    shifted = X.astype(np.float64) + 1e6  # centred in float64, as skae does
+    model = AutoencoderTransformer(3, **FAST).fit(shifted)
+    codes = run(skl2onnx.to_onnx(model, shifted[:1]), shifted)
+    close(codes, model.transform(shifted))
+    counts = X.astype(np.int64)
+    model = AutoencoderTransformer(3, **FAST).fit(counts)
+    codes = run(skl2onnx.to_onnx(model, counts[:1]), counts)
+    assert codes.dtype == np.float32
+    close(codes, model.transform(counts.astype(np.float32)))
+    with pytest.raises(ValueError, match="target_opset >= 18"):
+        skl2onnx.to_onnx(model, counts[:1], target_opset=15)
+
+
 def test_what_cannot_be_exported(X, digits):
     with pytest.raises(ValueError, match="method must be one of"):
         to_onnx(AutoencoderTransformer(2, **FAST).fit(X), "score_samples")

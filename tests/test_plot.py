@@ -147,6 +147,14 @@ def test_reconstructions_of_a_conditional_model_use_the_labels(cvae, data):
     np.testing.assert_allclose(tile(display.image_.get_array(), 1, 2), again[2])
 
 
+def test_reconstructions_of_sparse_rows(ae, data):
+    import scipy.sparse as sp
+
+    X = data[0]
+    display = ReconstructionDisplay.from_estimator(ae, sp.csr_matrix(X), n_examples=2)
+    np.testing.assert_allclose(tile(display.image_.get_array(), 0, 1), X[1])
+
+
 def test_reconstruction_errors(ae, data):
     with pytest.raises(ValueError, match="n_examples must be a positive integer"):
         ReconstructionDisplay.from_estimator(ae, data[0], n_examples=0)
@@ -169,11 +177,11 @@ def test_samples_of_a_conditional_model_one_row_per_class(cvae):
     display = SamplesDisplay.from_estimator(cvae, n_samples=5, y=[7, 1])
     picture = display.image_.get_array()
     assert picture.shape == (2 * 9 - 1, 5 * 9 - 1)
-    for row, c in enumerate([1, 7]):
+    for row, c in enumerate([7, 1]):  # in the order asked for
         samples = cvae.sample(5, random_state=0, y=c)
         for i in range(5):
             np.testing.assert_allclose(tile(picture, row, i), samples[i])
-    assert [t.get_text() for t in display.ax_.get_yticklabels()] == ["1", "7"]
+    assert [t.get_text() for t in display.ax_.get_yticklabels()] == ["7", "1"]
     full = SamplesDisplay.from_estimator(cvae, n_samples=2)
     assert full.image_.get_array().shape[0] == 10 * 9 - 1
 
@@ -203,8 +211,11 @@ def test_loss_curve_needs_a_fitted_model(vae):
     assert len(LossCurveDisplay.from_estimator(vae).lines_) == 1
     with pytest.raises(NotFittedError):
         LossCurveDisplay.from_estimator(VAETransformer())
-    with pytest.raises(ValueError, match="validation_loss_curve has 2 values"):
-        LossCurveDisplay([1.0, 0.5, 0.2], [1.0, 0.5]).plot()
+    with pytest.raises(ValueError, match="validation_loss_curve has 4 values"):
+        LossCurveDisplay([1.0, 0.5, 0.2], [1.0, 0.5, 0.4, 0.3]).plot()
+    # After a warm start the validation curve covers the last fit's epochs.
+    warm = LossCurveDisplay([1.0, 0.5, 0.2], [0.6, 0.3]).plot()
+    np.testing.assert_array_equal(warm.lines_[1].get_xdata(), [2, 3])
 
 
 # ---------------------------------------------------------------- traversal
@@ -234,6 +245,7 @@ def test_traversal_checks_its_grid():
 def test_image_shape_is_checked_or_inferred():
     assert image_shape_of(None, 64) == (8, 8)
     assert image_shape_of(None, 6) is None
+    assert image_shape_of(None, 16) is None  # 4x4: tabular rows, not images
     assert image_shape_of((1, 4, 16), 64) == (4, 16)
     for bad in [(8, 9), (2, 4, 8), (0, 64)]:
         with pytest.raises(ValueError, match="image_shape must be"):

@@ -291,9 +291,9 @@ class _BaseAutoencoder(
                 "checkpoint=None or warm_start=False."
             )
         checkpoint = Checkpoint(
-            self.checkpoint, self.checkpoint_every, fingerprint(self, X)
+            self.checkpoint, self.checkpoint_every, fingerprint(self, X), device
         )
-        return checkpoint, checkpoint.load(device)
+        return checkpoint, checkpoint.load()
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None):

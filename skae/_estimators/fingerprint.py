@@ -27,8 +27,17 @@ def stable(value: object) -> str:
             f"{k}={stable(v)}" for k, v in sorted(value.keywords.items())
         )
         return f"partial({stable(value.func)}, {args}; {keywords})"
+    if callable(value) and hasattr(value, "__code__"):
+        # A function: its name and its code (two lambdas differ by their code).
+        code = value.__code__
+        body = hashlib.sha256(code.co_code + repr(code.co_consts).encode())
+        return f"{value.__module__}.{value.__qualname__}<{body.hexdigest()[:16]}>"
     if callable(value) and hasattr(value, "__qualname__"):
         return f"{getattr(value, '__module__', '')}.{value.__qualname__}"
+    if callable(value) and hasattr(value, "__dict__"):
+        # An instance of a callable class: its class and attributes.
+        kind = type(value)
+        return f"{kind.__module__}.{kind.__qualname__}({stable(vars(value))})"
     if isinstance(value, dict):
         return (
             "{"

@@ -24,7 +24,8 @@ from .._estimators.conditional import ConditionalVAETransformer
 from .._estimators.vae import VAETransformer
 
 METHODS = ("transform", "inverse_transform")
-# The opset torch's exporter writes when none is asked for.
+# The opset of the exported models unless asked otherwise (the lowest the
+# exporter writes).
 DEFAULT_OPSET = 18
 
 
@@ -65,15 +66,17 @@ def to_onnx(estimator, method="transform", *, target_opset=None):
     """Export a fitted estimator's ``transform`` or ``inverse_transform`` to ONNX.
 
     The ONNX model computes what the method returns, scaling included, in
-    float32: input ``"X"`` of shape ``(n_rows, n_features_in_)`` (codes of
-    shape ``(n_rows, n_components_)`` for ``inverse_transform``), output
-    ``"Y"``. Any architecture the estimators train (``"mlp"``, ``"conv"``, a
-    builder of standard PyTorch layers) exports, with ``pca_path`` and every
-    likelihood; :class:`~skae.ConditionalVAETransformer` does not (its
-    methods read labels). ``score_samples``, ``sample`` and the neighbour
-    term's ``transform`` of rows are the estimator's own and not exported.
-    Results agree with the estimator's to float32 rounding (the estimator
-    sums in a fixed, batch-invariant order; onnxruntime does not).
+    float32 (for data with a large offset, such as timestamps, convert through
+    :func:`register_skl2onnx` with float64 input: the scaling is then done in
+    float64, as the estimator does it): input ``"X"`` of shape ``(n_rows,
+    n_features_in_)`` (codes of shape ``(n_rows, n_components_)`` for
+    ``inverse_transform``), output ``"Y"``. Any architecture the estimators
+    train (``"mlp"``, ``"conv"``, a builder of standard PyTorch layers) exports,
+    with ``pca_path`` and every likelihood;
+    :class:`~skae.ConditionalVAETransformer` does not (its methods read labels).
+    ``score_samples`` and ``sample`` are the estimator's own, not exported.
+    Results agree with the estimator's to float32 rounding (the estimator sums
+    in a fixed, batch-invariant order; onnxruntime does not).
 
     Needs the optional packages ``onnx`` and ``onnxscript`` (PyTorch's
     exporter uses them); onnxruntime runs the result.
@@ -116,9 +119,12 @@ def to_onnx(estimator, method="transform", *, target_opset=None):
     """
     _check_exportable(estimator, method)
     opset = DEFAULT_OPSET if target_opset is None else int(target_opset)
-    module = _Scaled(
-        _cpu_copy(estimator.module_), method, estimator.mean_, estimator.scale_
-    ).eval()
+    return _export(estimator, method, opset, estimator.mean_, estimator.scale_)
+
+
+def _export(estimator, method: str, opset: int, mean, scale):
+    """The ONNX model of ``method`` with the scaling ``mean``, ``scale``."""
+    module = _Scaled(_cpu_copy(estimator.module_), method, mean, scale).eval()
     width = estimator.n_features_in_
     if method == "inverse_transform":
         width = estimator.n_components_
@@ -137,7 +143,13 @@ def to_onnx(estimator, method="transform", *, target_opset=None):
             dynamo=True,
             verbose=False,
         )
-    return program.model_proto
+    model = program.model_proto
+    if model.functions:  # the converter copies plain nodes only
+        raise RuntimeError(
+            "the exported graph holds ONNX functions, which to_onnx does not "
+            "support; please report this with the estimator's architecture."
+        )
+    return model
 
 
 def _cpu_copy(module: nn.Module) -> nn.Module:
@@ -146,22 +158,40 @@ def _cpu_copy(module: nn.Module) -> nn.Module:
 
 
 # ------------------------------------------------------------------ skl2onnx
+def _double(variable) -> bool:
+    return type(variable.type).__name__ == "DoubleTensorType"
+
+
 def _shape_calculator(operator) -> None:
+    from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
+
     estimator = operator.raw_operator
-    kind = type(operator.inputs[0].type)
+    kind = DoubleTensorType if _double(operator.inputs[0]) else FloatTensorType
     rows = operator.inputs[0].get_first_dimension()
     operator.outputs[0].type = kind([rows, estimator.n_components_])
 
 
 def _converter(scope, operator, container) -> None:
-    """Copy the exported graph of ``transform`` into the pipeline's graph."""
+    """Copy the exported graph of ``transform`` into the pipeline's graph.
+
+    float64 input is scaled in float64 (as the estimator scales it), then
+    cast to float32 for the network, whose codes are cast back; any other
+    input is cast to float32 and scaled there.
+    """
     from onnx import TensorProto, helper, numpy_helper
 
     estimator = operator.raw_operator
-    model = to_onnx(estimator, target_opset=_opset(container))
-    graph = model.graph
     source, target = operator.inputs[0].full_name, operator.outputs[0].full_name
-    double = operator.inputs[0].type.__class__.__name__ == "DoubleTensorType"
+    double = _double(operator.inputs[0])
+    opset = _opset(container)
+    if double:
+        n = estimator.n_features_in_
+        model = _export(estimator, "transform", opset, np.zeros(n), np.ones(n))
+    else:
+        model = _export(
+            estimator, "transform", opset, estimator.mean_, estimator.scale_
+        )
+    graph = model.graph
     names = {}
 
     def renamed(name: str) -> str:
@@ -169,12 +199,25 @@ def _converter(scope, operator, container) -> None:
             names[name] = scope.get_unique_variable_name(f"skae_{name}")
         return names[name]
 
+    def constant(base: str, value: np.ndarray) -> str:
+        name = scope.get_unique_variable_name(base)
+        container.add_initializer(
+            name, TensorProto.DOUBLE, [len(value)], np.asarray(value, np.float64)
+        )
+        return name
+
+    names["X"] = scope.get_unique_variable_name("skae_X32")
+    names["Y"] = scope.get_unique_variable_name("skae_Y32") if double else target
     if double:
-        names["X"] = scope.get_unique_variable_name("skae_X32")
-        container.add_node("Cast", [source], [names["X"]], to=TensorProto.FLOAT)
-        names["Y"] = scope.get_unique_variable_name("skae_Y32")
+        centred = scope.get_unique_variable_name("skae_centred")
+        scaled = scope.get_unique_variable_name("skae_scaled")
+        mean = constant("skae_mean", estimator.mean_)
+        container.add_node("Sub", [source, mean], [centred])
+        scale = constant("skae_scale", estimator.scale_)
+        container.add_node("Div", [centred, scale], [scaled])
+        container.add_node("Cast", [scaled], [names["X"]], to=TensorProto.FLOAT)
     else:
-        names["X"], names["Y"] = source, target
+        container.add_node("Cast", [source], [names["X"]], to=TensorProto.FLOAT)
     for tensor in graph.initializer:
         array = numpy_helper.to_array(tensor)
         container.add_initializer(
@@ -198,11 +241,17 @@ def _converter(scope, operator, container) -> None:
 
 
 def _opset(container) -> int:
-    """The pipeline's opset for the default domain (at least the exporter's 18)."""
+    """The pipeline's opset for the default domain: 18 or more."""
     opset = container.target_opset
     if isinstance(opset, dict):
-        opset = opset.get("", DEFAULT_OPSET)
-    return max(int(opset or DEFAULT_OPSET), DEFAULT_OPSET)
+        opset = opset.get("")
+    opset = int(opset or DEFAULT_OPSET)
+    if opset < DEFAULT_OPSET:
+        raise ValueError(
+            f"skae's converter needs target_opset >= {DEFAULT_OPSET} (PyTorch's "
+            f"exporter writes no older operators), got {opset}."
+        )
+    return opset
 
 
 def register_skl2onnx() -> None:
@@ -211,9 +260,12 @@ def register_skl2onnx() -> None:
     After this call, ``skl2onnx.to_onnx`` (or ``convert_sklearn``) converts
     an :class:`~skae.AutoencoderTransformer` or :class:`~skae.VAETransformer`
     anywhere in a ``Pipeline`` or ``ColumnTransformer``: its ``transform``
-    is exported with :func:`to_onnx` and copied into the pipeline's graph
-    (float32 input, or float64 input cast to float32 and back). Needs the
-    optional package ``skl2onnx``, and ``onnx`` and ``onnxscript``.
+    is exported with :func:`to_onnx` and copied into the pipeline's graph.
+    float64 input is scaled in float64, then the network runs in float32
+    and the codes are cast back to float64; other input (float32, integers)
+    is cast to float32 and gives float32 codes. Needs ``target_opset`` of
+    18 or more, the optional package ``skl2onnx``, and ``onnx`` and
+    ``onnxscript``.
 
     See Also
     --------

@@ -211,6 +211,8 @@ def _params(estimator: _Estimator) -> dict[str, Any]:
             stacklevel=4,
         )
         params["random_state"] = None
+    if params.get("checkpoint") is not None:
+        params["checkpoint"] = os.fspath(params["checkpoint"])  # a Path, as text
     return params
 
 

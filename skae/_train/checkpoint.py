@@ -68,10 +68,13 @@ class Checkpoint:
         resumed fit with ``random_state=None`` repeats them).
     """
 
-    def __init__(self, path, every: int, fingerprint: str, seeds=()) -> None:
+    def __init__(
+        self, path, every: int, fingerprint: str, device: torch.device, seeds=()
+    ) -> None:
         self.path = Path(path)
         self.every = every
         self.fingerprint = fingerprint
+        self.device = torch.device(device).type
         self.seeds = tuple(seeds)
 
     def due(self, epochs_done: int) -> bool:
@@ -91,6 +94,7 @@ class Checkpoint:
         metadata = {
             "format": FORMAT,
             "fingerprint": self.fingerprint,
+            "device": self.device,
             "tensors_sha256": _digest(tensors),
             "state": json.dumps(
                 {
@@ -119,13 +123,18 @@ class Checkpoint:
             temporary.unlink(missing_ok=True)
 
     def remove(self) -> None:
-        """Delete the file and any write a kill cut short (the fit completed)."""
+        """Delete the file and the writes a kill cut short (the fit completed).
+
+        Temporary files of processes still running are theirs: left alone.
+        """
         self.path.unlink(missing_ok=True)
         for temporary in self.path.parent.glob(f".{self.path.name}.*.tmp"):
-            temporary.unlink(missing_ok=True)
+            pid = temporary.name.rsplit(".", 2)[-2]
+            if not (pid.isdigit() and _running(int(pid))):
+                temporary.unlink(missing_ok=True)
 
     # ------------------------------------------------------------- reading
-    def load(self, device: torch.device) -> LoopState | None:
+    def load(self) -> LoopState | None:
         """The saved state (None without a file); sets :attr:`seeds`.
 
         Raises ValueError for a file that is not a checkpoint, is corrupted,
@@ -148,6 +157,12 @@ class Checkpoint:
                 f"checkpoint {self.path} is corrupted (its tensors do not match "
                 "their digest); delete it to fit from the start."
             )
+        if metadata.get("device", self.device) != self.device:
+            raise ValueError(
+                f"checkpoint {self.path} was written by a fit on "
+                f"{metadata['device']}; this fit runs on {self.device}. Fit on "
+                f"{metadata['device']} (device=...) to resume it, or delete it."
+            )
         if metadata.get("fingerprint") != self.fingerprint:
             raise ValueError(
                 f"checkpoint {self.path} was written by a fit with other data or "
@@ -160,9 +175,9 @@ class Checkpoint:
         for key, value in tensors.items():
             kind, _, rest = key.partition("/")
             if kind == "module":
-                module[rest] = value.to(device)
+                module[rest] = value.to(self.device)
             elif kind == "kept":
-                kept[rest] = value.to(device)
+                kept[rest] = value.to(self.device)
             elif kind == "optimizer":
                 index, _, name = rest.partition("/")
                 groups.setdefault(index, {})[name] = value
@@ -185,6 +200,17 @@ class Checkpoint:
             no_improvement=saved["no_improvement"],
             val_seed=saved["val_seed"],
         )
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` exists (this one included)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _metadata(path: Path) -> dict[str, str]:

@@ -33,11 +33,22 @@ def name_of(estimator: object) -> str:
 
 
 def as_2d(values: object, name: str) -> np.ndarray:
-    """``values`` (a DataFrame too) as a 2-D float array."""
+    """``values`` (a DataFrame or a sparse matrix too) as a 2-D float array."""
+    if hasattr(values, "toarray"):
+        values = values.toarray()
     array = np.asarray(values, dtype=float)
     if array.ndim != 2:
         raise ValueError(f"{name} must be 2-D, got shape {array.shape}.")
     return array
+
+
+def shape_for(estimator: object, image_shape: object) -> object:
+    """``image_shape``, or the estimator's own (a convolutional model's)."""
+    return (
+        image_shape
+        if image_shape is not None
+        else getattr(estimator, "image_shape", None)
+    )
 
 
 def image_shape_of(image_shape: object, n_features: int) -> tuple[int, int] | None:
@@ -45,11 +56,12 @@ def image_shape_of(image_shape: object, n_features: int) -> tuple[int, int] | No
 
     An explicit ``image_shape`` (``(h, w)``, or ``(1, h, w)``: one channel)
     must hold ``n_features`` values; None means square images when
-    ``n_features`` is a square of at least 4 (the 8x8 digits, 28x28 MNIST).
+    ``n_features`` is the square of 8 or more (the 8x8 digits, 28x28 MNIST),
+    else rows that are not images.
     """
     if image_shape is None:
         side = math.isqrt(n_features)
-        return (side, side) if side >= 2 and side * side == n_features else None
+        return (side, side) if side >= 8 and side * side == n_features else None
     shape = tuple(image_shape)
     if len(shape) == 3 and shape[0] == 1:
         shape = shape[1:]

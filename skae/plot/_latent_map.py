@@ -146,7 +146,7 @@ class LatentMapDisplay:
                 ax.scatter(
                     x[labels == c],
                     y[labels == c],
-                    color=colors(i),
+                    color=colors(i % colors.N),
                     label=str(c),
                     **kwargs,
                 )
@@ -154,7 +154,7 @@ class LatentMapDisplay:
             ]
             if legend:
                 self.legend_ = ax.legend(
-                    markerscale=max(1.0, 24 / kwargs["s"]) ** 0.5,
+                    markerscale=max(1.0, 24 / float(np.mean(kwargs["s"]))) ** 0.5,
                     loc="center left",
                     bbox_to_anchor=(1.0, 0.5),
                     frameon=False,

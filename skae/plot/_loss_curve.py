@@ -20,8 +20,10 @@ class LossCurveDisplay:
     loss_curve : array-like of shape (n_iter,)
         The training loss after each iteration.
 
-    validation_loss_curve : array-like of shape (n_iter,), default=None
-        The loss on held-out rows (``early_stopping=True``), or None.
+    validation_loss_curve : array-like of shape (n_last,), default=None
+        The loss on held-out rows (``early_stopping=True``) in the last
+        ``n_last`` iterations (after a ``warm_start`` fit: the last fit's),
+        or None.
 
     estimator_name : str, default=None
         Title of the plot.
@@ -78,12 +80,14 @@ class LossCurveDisplay:
         self.lines_ = ax.plot(epochs, train, label="training", **kwargs)
         if self.validation_loss_curve is not None:
             valid = np.asarray(self.validation_loss_curve, dtype=float)
-            if len(valid) != len(train):
+            if len(valid) > len(train):
                 raise ValueError(
-                    f"validation_loss_curve has {len(valid)} values, "
-                    f"loss_curve {len(train)}."
+                    f"validation_loss_curve has {len(valid)} values, more than "
+                    f"loss_curve's {len(train)}."
                 )
-            self.lines_ += ax.plot(epochs, valid, label="validation", **kwargs)
+            # After warm starts the validation curve covers the last fit only.
+            last = epochs[len(train) - len(valid) :]
+            self.lines_ += ax.plot(last, valid, label="validation", **kwargs)
         ax.set(xlabel="epoch", ylabel="loss")
         ax.legend()
         if self.estimator_name is not None:

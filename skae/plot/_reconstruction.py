@@ -12,6 +12,7 @@ from ._common import (
     name_of,
     new_axes,
     require_matplotlib,
+    shape_for,
     show_rows,
 )
 
@@ -36,7 +37,7 @@ class ReconstructionDisplay:
 
     image_shape : tuple of int, default=None
         ``(height, width)`` of one image. None means square images when
-        ``n_features`` is a perfect square, else feature profiles.
+        ``n_features`` is the square of 8 or more, else feature profiles.
 
     estimator_name : str, default=None
         Title of the plot.
@@ -184,7 +185,8 @@ class ReconstructionDisplay:
             Number of rows drawn.
 
         image_shape : tuple of int, default=None
-            ``(height, width)`` of one image; see the class.
+            ``(height, width)`` of one image; None means the estimator's
+            ``image_shape`` (a convolutional model's), else see the class.
 
         ax : matplotlib Axes, default=None
             Axes to draw on; None makes a new figure.
@@ -212,7 +214,7 @@ class ReconstructionDisplay:
         display = cls(
             as_2d(rows, "X"),
             as_2d(again, "the reconstructions"),
-            image_shape=image_shape,
+            image_shape=shape_for(estimator, image_shape),
             estimator_name=name_of(estimator),
         )
         return display.plot(ax=ax, **kwargs)

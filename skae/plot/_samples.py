@@ -14,6 +14,7 @@ from ._common import (
     name_of,
     new_axes,
     require_matplotlib,
+    shape_for,
     show_rows,
 )
 
@@ -23,11 +24,19 @@ def takes_labels(estimator: object) -> bool:
     return "y" in inspect.signature(estimator.sample).parameters
 
 
+def _in_order(y: object) -> np.ndarray:
+    """The distinct values of ``y`` in the order they first come."""
+    values = np.atleast_1d(np.asarray(y))
+    _, first = np.unique(values, return_index=True)
+    return values[np.sort(first)]
+
+
 class SamplesDisplay:
     """Generated samples as a grid of images (or a heatmap of rows).
 
-    With ``labels`` (a conditional model's requested classes), row ``c`` of
-    the grid holds the samples of class ``c``; without, the samples fill a
+    With ``labels`` (a conditional model's requested classes), each row of
+    the grid holds the samples of one class, in the order the classes first
+    come in ``labels``; without, the samples fill a
     near-square grid. Rows that are not images are drawn as a heatmap, one
     line per sample. Create it with :meth:`from_estimator`; the constructor
     takes samples already drawn.
@@ -43,7 +52,7 @@ class SamplesDisplay:
 
     image_shape : tuple of int, default=None
         ``(height, width)`` of one image. None means square images when
-        ``n_features`` is a perfect square, else a heatmap.
+        ``n_features`` is the square of 8 or more, else a heatmap.
 
     estimator_name : str, default=None
         Title of the plot.
@@ -138,12 +147,15 @@ class SamplesDisplay:
         labels = np.asarray(self.labels).ravel()
         if len(labels) != n:
             raise ValueError(f"labels has {len(labels)} values for {n} samples.")
-        classes, counts = np.unique(labels, return_counts=True)
+        classes, first, counts = np.unique(
+            labels, return_index=True, return_counts=True
+        )
         if len(set(counts)) != 1:
             raise ValueError(
                 "every class needs the same number of samples, got "
                 f"{dict(zip(classes.tolist(), counts.tolist(), strict=True))}."
             )
+        classes = classes[np.argsort(first)]  # in the order they come
         grid = np.stack([samples[labels == c] for c in classes])
         return grid, [str(c) for c in classes]
 
@@ -167,17 +179,20 @@ class SamplesDisplay:
             A fitted estimator with ``sample``. For a
             :class:`~skae.ConditionalVAETransformer`, each requested class
             gets ``n_samples`` samples, one row of the grid, decoded from
-            the same codes (the same style in every row).
+            the same codes (the same style in every row, for an int
+            ``random_state``).
 
         n_samples : int, default=64
             Number of samples; per class for a conditional model.
 
         y : array-like, default=None
-            The classes a conditional model is asked for; None means all of
-            its ``classes_``. Ignored by models without classes.
+            The classes a conditional model is asked for, one row each in
+            this order; None means all of its ``classes_``. Ignored by models
+            without classes.
 
         image_shape : tuple of int, default=None
-            ``(height, width)`` of one image; see the class.
+            ``(height, width)`` of one image; None means the estimator's
+            ``image_shape`` (a convolutional model's), else see the class.
 
         random_state : int, RandomState instance or None, default=0
             Seeds ``sample``.
@@ -200,7 +215,7 @@ class SamplesDisplay:
             )
         labels = None
         if takes_labels(estimator):
-            classes = estimator.classes_ if y is None else np.unique(y)
+            classes = estimator.classes_ if y is None else _in_order(y)
             labels = np.repeat(classes, n_samples)
             samples = np.concatenate(
                 [
@@ -213,7 +228,7 @@ class SamplesDisplay:
         display = cls(
             as_2d(samples, "the samples"),
             labels=labels,
-            image_shape=image_shape,
+            image_shape=shape_for(estimator, image_shape),
             estimator_name=name_of(estimator),
         )
         return display.plot(ax=ax, **kwargs)

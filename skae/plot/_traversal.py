@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import image_shape_of, name_of, new_axes, require_matplotlib, show_rows
+from ._common import (
+    image_shape_of,
+    name_of,
+    new_axes,
+    require_matplotlib,
+    shape_for,
+    show_rows,
+)
 
 
 class LatentTraversalDisplay:
@@ -30,7 +37,7 @@ class LatentTraversalDisplay:
 
     image_shape : tuple of int, default=None
         ``(height, width)`` of one image. None means square images when
-        ``n_features`` is a perfect square, else a heatmap.
+        ``n_features`` is the square of 8 or more, else a heatmap.
 
     estimator_name : str, default=None
         Title of the plot.
@@ -156,7 +163,8 @@ class LatentTraversalDisplay:
             codes: they have no fixed scale).
 
         image_shape : tuple of int, default=None
-            ``(height, width)`` of one image; see the class.
+            ``(height, width)`` of one image; None means the estimator's
+            ``image_shape`` (a convolutional model's), else see the class.
 
         ax : matplotlib Axes, default=None
             Axes to draw on; None makes a new figure.
@@ -176,7 +184,7 @@ class LatentTraversalDisplay:
             grid,
             np.arange(n_components) if dims is None else np.atleast_1d(dims),
             np.linspace(-3, 3, 7) if values is None else values,
-            image_shape=image_shape,
+            image_shape=shape_for(estimator, image_shape),
             estimator_name=name_of(estimator),
         )
         return display.plot(ax=ax, **kwargs)
