@@ -46,3 +46,18 @@ def test_built_gallery_shows_no_warning_and_no_machine_path():
         if "Warning" in line or ABSOLUTE.search(line)
     ]
     assert not found, found
+
+
+def test_no_built_page_shows_a_machine_path():
+    # Every page of the built site (API pages, topics, benchmarks), not only
+    # the gallery: docstrings and generated pages must not leak a path either.
+    site = ROOT / "docs" / "_build" / "html"
+    pages = sorted(p for p in site.rglob("*.html") if "_static" not in p.parts)
+    if not pages:
+        pytest.skip("the site is not built here (sphinx-build, as .ci/run does)")
+    found = [
+        f"{page.relative_to(site)}: {match.group(0)}"
+        for page in pages
+        for match in ABSOLUTE.finditer(page.read_text())
+    ]
+    assert not found, found
