@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import time
 import warnings
 from functools import partial
 from pathlib import Path
@@ -42,21 +41,14 @@ from sklearn.preprocessing import StandardScaler
 
 from skae import AutoencoderTransformer, VAETransformer, register_skl2onnx, to_onnx
 
+from common import best_ms
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "onnx.json"
 
 
 def session(model) -> ort.InferenceSession:
     return ort.InferenceSession(model.SerializeToString())
-
-
-def best_ms(fn, calls: int) -> float:
-    best = np.inf
-    for _ in range(calls):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best * 1e3
 
 
 def relative_gap(a: np.ndarray, b: np.ndarray) -> float:

@@ -28,6 +28,8 @@ from sklearn.decomposition import PCA
 from skae import AutoencoderTransformer, VAETransformer
 from skae._estimators.defaults import FORMER_AE_DEFAULTS, FORMER_VAE_DEFAULTS
 
+from common import best_ms
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -38,16 +40,6 @@ def former(Est, n_rows: int, **params) -> dict:
         FORMER_AE_DEFAULTS if Est is AutoencoderTransformer else FORMER_VAE_DEFAULTS
     )
     return {**defaults, "batch_size": min(200, n_rows), **params}
-
-
-def best_ms(fn, calls: int) -> float:
-    """Best wall time of ``calls`` calls of ``fn``, in milliseconds."""
-    best = np.inf
-    for _ in range(calls):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best * 1e3
 
 
 def mnist_like(n_rows: int) -> np.ndarray:

@@ -216,6 +216,8 @@ def _converter(scope, operator, container) -> None:
         scale = constant("skae_scale", estimator.scale_)
         container.add_node("Div", [centred, scale], [scaled])
         container.add_node("Cast", [scaled], [names["X"]], to=TensorProto.FLOAT)
+    elif type(operator.inputs[0].type).__name__ == "FloatTensorType":
+        names["X"] = source
     else:
         container.add_node("Cast", [source], [names["X"]], to=TensorProto.FLOAT)
     for tensor in graph.initializer:

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import torch
 from safetensors import safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 FORMAT = "skae-checkpoint-1"
 
@@ -143,8 +143,9 @@ class Checkpoint:
         if not self.path.exists():
             return None
         try:
-            tensors = load_file(self.path)
-            metadata = _metadata(self.path)
+            with safe_open(self.path, framework="pt") as f:
+                metadata = f.metadata() or {}
+                tensors = {key: f.get_tensor(key) for key in f.keys()}
         except Exception as error:  # any unreadable file
             raise ValueError(
                 f"checkpoint {self.path} cannot be read ({type(error).__name__}); "
@@ -213,18 +214,13 @@ def _running(pid: int) -> bool:
     return True
 
 
-def _metadata(path: Path) -> dict[str, str]:
-    with safe_open(path, framework="pt") as f:
-        return f.metadata() or {}
-
-
 def _digest(tensors: dict[str, torch.Tensor]) -> str:
     """SHA-256 of the tensors' names, dtypes, shapes and bytes, in name order."""
     h = hashlib.sha256()
     for name in sorted(tensors):
         value = tensors[name].detach().cpu().contiguous()
         h.update(f"{name}|{value.dtype}|{tuple(value.shape)}|".encode())
-        h.update(value.reshape(-1).view(torch.uint8).numpy().tobytes())
+        h.update(value.reshape(-1).view(torch.uint8).numpy())  # no copy
     return h.hexdigest()
 
 

@@ -370,11 +370,8 @@ def _loop_state(
         epoch=epoch,
         module=module.state_dict(),
         kept=None if kept is None else kept.state,
-        optimizer=trainer.optimizer.state_dict(),
-        step=trainer.step,
-        total_steps=trainer.total_steps,
+        **trainer.state(generator),  # optimizer, step, total_steps, generator
         schedule=trainer.schedule.state(),
-        generator=generator.get_state(),
         loss_curve=history.loss_curve,
         validation_loss_curve=history.validation_loss_curve,
         best_loss=history.best_loss,

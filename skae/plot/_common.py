@@ -95,31 +95,30 @@ def show_rows(
     shape: tuple[int, int] | None,
     *,
     cmap: str,
-    vmin: float | None,
-    vmax: float | None,
     **kwargs,
 ):
     """Draw rows of shape (n_rows, n_cols, n_features): images or a heatmap.
 
     Images are tiled (``shape`` their height and width); rows that are not
     images become a heatmap, one line of pixels per row of ``rows`` and
-    column of it, the features along the horizontal axis. Returns the
+    column of it, the features along the horizontal axis. ``kwargs`` go to
+    ``imshow``; the colour range (``vmin``, ``vmax``) defaults to the rows'
+    finite values. Returns the
     AxesImage, and the centre of each row of ``rows`` on the vertical axis.
     """
     import matplotlib
 
     n_rows, n_cols = rows.shape[:2]
     finite = rows[np.isfinite(rows)]
-    vmin = float(finite.min()) if vmin is None and finite.size else vmin
-    vmax = float(finite.max()) if vmax is None and finite.size else vmax
+    if finite.size:  # the colour range: the rows' unless kwargs set it
+        kwargs.setdefault("vmin", float(finite.min()))
+        kwargs.setdefault("vmax", float(finite.max()))
     colormap = matplotlib.colormaps[cmap].with_extremes(bad="white")
     if shape is None:
         picture = rows.reshape(n_rows * n_cols, -1)
         im = ax.imshow(
             picture,
             cmap=colormap,
-            vmin=vmin,
-            vmax=vmax,
             aspect="auto",
             interpolation="nearest",
             **kwargs,
@@ -130,8 +129,6 @@ def show_rows(
     im = ax.imshow(
         image_grid(rows, shape),
         cmap=colormap,
-        vmin=vmin,
-        vmax=vmax,
         interpolation="nearest",
         **kwargs,
     )

@@ -118,9 +118,7 @@ class ReconstructionDisplay:
                 np.stack([originals, reconstructions]),
                 shape,
                 cmap=cmap,
-                vmin=kwargs.pop("vmin", float(originals.min())),
-                vmax=kwargs.pop("vmax", float(originals.max())),
-                **kwargs,
+                **{"vmin": originals.min(), "vmax": originals.max(), **kwargs},
             )
             ax.set_yticks(centres, ["original", "reconstruction"])
         else:

@@ -121,8 +121,6 @@ class SamplesDisplay:
             rows,
             shape,
             cmap=cmap,
-            vmin=kwargs.pop("vmin", None),
-            vmax=kwargs.pop("vmax", None),
             **kwargs,
         )
         if names is None:

@@ -113,8 +113,6 @@ class LatentTraversalDisplay:
             grid,
             shape,
             cmap=cmap,
-            vmin=kwargs.pop("vmin", None),
-            vmax=kwargs.pop("vmax", None),
             **kwargs,
         )
         ax.set_yticks(centres, [f"code {d}" for d in dims])
