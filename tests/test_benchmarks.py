@@ -316,3 +316,24 @@ def test_holdout_digits_report_of_the_stored_run():
     setting = [r for r in rows if r[0] == "| hidden 1024-512, silu, noise 5"]
     # Fresh splits: every fit at or above PCA at k=2 and 8, both ways.
     assert all(r[4] == r[7] == "100%" for r in setting[:2])
+
+
+@pytest.mark.slow
+def test_bench_generative_quick(tmp_path):
+    pytest.importorskip("matplotlib")
+    page, out = tmp_path / "generative.md", tmp_path / "generative.json"
+    run_benchmark("bench_generative.py", "--quick", "--output", page, "--json", out)
+    rows = json.loads(out.read_text())["rows"]
+    assert [(r["data"], r["k"]) for r in rows] == [("digits", 2), ("digits", 8)]
+    for r in rows:
+        for prior in ("fitted_prior", "normal_prior"):
+            assert 0 <= r[prior]["accuracy"] <= 1 and r[prior]["frechet"] >= 0
+            assert len(r[prior]["class_accuracy"]) == 10
+    text = page.read_text()
+    assert len([line for line in text.splitlines() if line.startswith("| digits")]) == 2
+    assert (tmp_path / "_static" / "generative_digits_k2.png").exists()
+    assert "](_static/generative_digits_k2.png)" in text
+    # --report writes the same page from the stored rows, fitting nothing.
+    again = tmp_path / "again.md"
+    run_benchmark("bench_generative.py", "--report", "--output", again, "--json", out)
+    assert again.read_text() == text

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from scipy.special import logsumexp
+from scipy.stats import multivariate_normal
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
@@ -126,9 +127,74 @@ def test_inverse_transform(fitted, digits):
     X_rec = fitted.inverse_transform(Z, y=y_test[:20])
     assert X_rec.shape == (20, 64)
     assert np.mean((X_rec - X_test[:20]) ** 2) < np.var(X_test[:20])
-    per_class = [fitted.inverse_transform(Z, y=c) for c in range(10)]
-    mixture = np.tensordot(fitted.class_prior_, np.stack(per_class), axes=1)
+    per_class = np.stack([fitted.inverse_transform(Z, y=c) for c in range(10)])
+    # Without y: classes weighted by p(y|z), proportional to p(y) p(z|y).
+    mean, cov = prior_moments(fitted)
+    log_w = np.log(fitted.class_prior_) + np.stack(
+        [multivariate_normal(mean[c], cov[c]).logpdf(Z) for c in range(10)], axis=1
+    )
+    weights = np.exp(log_w - logsumexp(log_w, axis=1, keepdims=True))
+    mixture = np.einsum("nc,cnf->nf", weights, per_class)
     assert np.allclose(fitted.inverse_transform(Z), mixture)
+    # Not p(y) alone: the prior weighs the classes by the code.
+    assert np.abs(weights - fitted.class_prior_).max() > 0.05
+
+
+def prior_moments(model):
+    """Means and covariances of the conditional model's p(z|y), float64."""
+    prior = model.module_.prior
+    scale = prior.scale_tril().detach().double().numpy()
+    return prior.mean.detach().double().numpy(), scale @ scale.transpose(0, 2, 1)
+
+
+def test_class_prior_is_fitted_to_the_codes_and_sampled(fitted, digits):
+    """The default prior p(z|y): each class's codes' Gaussian, where sample draws."""
+    X_train, _, y_train, _ = digits
+    mean, cov = prior_moments(fitted)
+    assert mean.shape == (10, 2) and cov.shape == (10, 2, 2)
+    # The aggregate posterior's moments: mean of the means, their covariance
+    # plus the mean posterior variance.
+    mu, std = fitted.posterior(X_train, y=y_train)
+    for c in (0, 7):
+        rows = y_train == c
+        expected = np.cov(mu[rows].T, bias=True) + np.diag((std[rows] ** 2).mean(0))
+        assert np.allclose(mean[c], mu[rows].mean(0), atol=1e-5)
+        assert np.allclose(cov[c], expected, atol=1e-5)
+    assert np.linalg.norm(mean[:, None] - mean[None], axis=-1).max() > 0.5
+    # sample(y=c) decodes m_c + L_c eps, eps the seed's standard draws.
+    y = np.array([0, 3, 3, 9])
+    eps = np.random.RandomState(5).standard_normal((4, 2))
+    scale = np.linalg.cholesky(cov)
+    codes = mean[y] + np.einsum("nij,nj->ni", scale[y], eps)
+    expected = fitted.inverse_transform(codes, y=y)
+    assert np.allclose(fitted.sample(4, y=y, random_state=5), expected, atol=1e-6)
+    # The fitted prior raises the training rows' ELBO above N(0, I)'s.
+    normal = clone(fitted).set_params(prior="normal").fit(X_train, y_train)
+    assert np.allclose(
+        normal.transform(X_train[:50], y=y_train[:50]),
+        fitted.transform(X_train[:50], y=y_train[:50]),
+        atol=1e-4,
+    )
+    gain = fitted.score_samples(X_train, y=y_train) - normal.score_samples(
+        X_train, y=y_train
+    )
+    assert gain.mean() > 0.1
+
+
+def test_normal_prior_and_the_vae_refusing_class(digits):
+    X_train, _, y_train, _ = digits
+    cvae = ConditionalVAETransformer(prior="normal", **FAST).fit(X_train, y_train)
+    assert len(list(cvae.module_.prior.parameters())) == 0
+    Z = cvae.transform(X_train[:5], y=y_train[:5])
+    per_class = np.stack([cvae.inverse_transform(Z, y=c) for c in range(10)])
+    # Under N(0, I) the code says nothing of the label: p(y|z) = p(y).
+    mixture = np.tensordot(cvae.class_prior_, per_class, axes=1)
+    assert np.allclose(cvae.inverse_transform(Z), mixture)
+    eps = np.random.RandomState(2).standard_normal((3, cvae.n_components_))
+    expected = cvae.inverse_transform(eps, y=[1, 2, 3])
+    assert np.allclose(cvae.sample(3, y=[1, 2, 3], random_state=2), expected)
+    with pytest.raises(ValueError, match=r"prior='class'.*needs labels"):
+        VAETransformer(prior="class", **FAST).fit(X_train)
 
 
 def positional(method):

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 import skae._nn.models
@@ -22,7 +23,6 @@ from skae._nn.objectives import (
     NegativeELBO,
     NegativeIWAEBound,
     importance_weighted_log_likelihood,
-    kl_standard_normal,
     training_target,
 )
 
@@ -61,7 +61,7 @@ def test_one_draw_is_the_elbo_with_a_sampled_kl():
     z = model.reparameterize(mu, log_var, eps)
     log_q = torch.distributions.Normal(mu, (0.5 * log_var).exp()).log_prob(z).sum(-1)
     log_p = torch.distributions.Normal(0.0, 1.0).log_prob(z).sum(-1)
-    kl = kl_standard_normal(mu, log_var)
+    kl = model.prior.kl(mu, log_var, x)
     torch.testing.assert_close(iwae - elbo, log_q - log_p - kl)
     # ... which is zero in expectation.
     many = x.repeat(4000, 1)
@@ -69,6 +69,44 @@ def test_one_draw_is_the_elbo_with_a_sampled_kl():
         model, many, gen(3)
     )
     assert abs(diff.mean()) < 4 * diff.std() / math.sqrt(len(diff))
+
+
+def test_one_draw_is_the_elbo_with_a_sampled_kl_under_a_class_prior():
+    """The same identity with a Gaussian per class, p(z|y), full covariance."""
+    builder = partial(architectures.mlp, hidden_layer_sizes=[16], activation="tanh")
+    model = build_vae(8, 3, builder, "bernoulli", n_classes=4, prior="class")
+    init_parameters(model, gen(0))
+    with torch.no_grad():  # away from N(0, I), different for each class
+        model.prior.mean.normal_(generator=gen(5))
+        model.prior.tril.normal_(std=0.5, generator=gen(6))
+    model.eval()
+    labels = torch.arange(5) % 4
+    x = torch.cat([torch.rand((5, 8), generator=gen(1)), F.one_hot(labels, 4)], 1)
+    iwae = NegativeIWAEBound(1)(model, x, gen())
+    elbo = NegativeELBO()(model, x, gen())
+    mu, log_var = model.encode(x)
+    eps = torch.randn(mu.shape, generator=gen())
+    z = model.reparameterize(mu, log_var, eps)
+    q = torch.distributions.MultivariateNormal(
+        mu, scale_tril=torch.diag_embed((0.5 * log_var).exp())
+    )
+    p = torch.distributions.MultivariateNormal(
+        model.prior.mean[labels], scale_tril=model.prior.scale_tril()[labels]
+    )
+    kl = torch.distributions.kl_divergence(q, p)
+    torch.testing.assert_close(model.prior.kl(mu, log_var, x), kl)
+    torch.testing.assert_close(model.prior.log_prob(z, x), p.log_prob(z))
+    expected = q.log_prob(z) - p.log_prob(z) - kl
+    torch.testing.assert_close(iwae - elbo, expected)
+    # Draws: m_y + L_y eps.
+    drawn = model.prior.mean[labels] + (p.scale_tril @ eps[..., None])[..., 0]
+    torch.testing.assert_close(model.prior.draw(eps, x), drawn)
+    # match() sets a class's mean and covariance.
+    cov = torch.tensor([[2.0, 0.5, 0.0], [0.5, 1.0, 0.2], [0.0, 0.2, 0.5]])
+    model.prior.match(2, torch.tensor([1.0, -1.0, 0.0]), cov)
+    scale = model.prior.scale_tril()[2]
+    torch.testing.assert_close(scale @ scale.T, cov)
+    torch.testing.assert_close(model.prior.mean[2], torch.tensor([1.0, -1.0, 0.0]))
 
 
 def test_bound_is_the_log_likelihood_estimate_with_the_same_draws():

@@ -9,6 +9,7 @@ without a label marginalise it over the classes (see the class docstring).
 
 from __future__ import annotations
 
+import copy
 from typing import ClassVar
 
 import numpy as np
@@ -20,7 +21,8 @@ from sklearn.utils.validation import _check_y, check_consistent_length, check_is
 
 from .._data.scaling import fit_scaling
 from .._nn.builders import build_vae
-from .checks import _check_n_samples, _transaction, output_dtype
+from .._nn.priors import LabelGaussianPrior, StandardNormalPrior
+from .checks import _check_n_samples, _is_auto, _transaction, output_dtype
 from .docstrings import section
 from .labels import _LabelsMixin, mixture
 from .vae import VAETransformer
@@ -30,10 +32,15 @@ class ConditionalVAETransformer(_LabelsMixin, VAETransformer):
     """Conditional variational autoencoder (Sohn et al., 2015) as a transformer.
 
     A :class:`VAETransformer` whose encoder and decoder also see a class
-    label: ``fit(X, y)`` learns q(z|x, y) and p(x|z, y) with the prior
-    p(z) = N(0, I) independent of the label, so the code z holds what the
-    label does not say (for digits: the style of the stroke) and
-    ``sample(y=...)`` generates data of chosen classes. The label enters as
+    label: ``fit(X, y)`` learns q(z|x, y) and p(x|z, y), so that the code z
+    holds what the label does not say (for digits: the style of the stroke)
+    and ``sample(y=...)`` generates data of chosen classes. The prior of the
+    codes is a Gaussian for each class (``prior="auto"``, see ``prior``):
+    the networks train with N(0, I), then p(z|y) is set to the mean and
+    covariance of class y's codes. With N(0, I) alone, codes of 8 or more
+    dimensions also carry the class, the decoder leans on them, and codes
+    drawn from N(0, I) decode to other classes (the benchmark
+    ``bench_generative.py`` measures both). The label enters as
     the one-hot vector of the classes seen in ``fit`` (``classes_``): the
     posterior heads see the encoder trunk's features and the label, the
     decoder sees ``[z, onehot(y)]``; every ``architecture`` works unchanged
@@ -61,9 +68,9 @@ class ConditionalVAETransformer(_LabelsMixin, VAETransformer):
       ``transform(X)`` at prediction time, where no label exists; so does
       ``fit_transform(X, y)`` (the same codes as ``fit(X, y).transform(X)``),
       so that a pipeline's next step trains on the codes it will see;
-    * ``inverse_transform(Z)`` is the mean of p(x|z) = sum_y p(y) p(x|z, y):
-      the code alone says nothing about the label under the prior, so a
-      round trip without ``y`` blurs the classes together; pass ``y`` to
+    * ``inverse_transform(Z)`` is the mean of p(x|z) = sum_y p(y|z) p(x|z,
+      y), with p(y|z) proportional to p(y) p(z|y) (p(y) with the prior
+      N(0, I), under which a code says nothing of the label); pass ``y`` to
       decode a class;
     * ``sample(n)`` draws the labels from p(y).
 
@@ -258,7 +265,54 @@ class ConditionalVAETransformer(_LabelsMixin, VAETransformer):
             self._builder(),
             self.likelihood,
             n_classes,
+            self._prior(),
         )
+
+    _conditional = True
+
+    def _after_fit(self, X, Xs, seed: int) -> None:
+        if isinstance(self.module_.prior, LabelGaussianPrior):
+            self._match_prior(X)
+        super()._after_fit(X, Xs, seed)
+
+    def _match_prior(self, X) -> None:
+        """Fit p(z|y) of each class with training rows in ``X`` to their codes.
+
+        The Gaussian closest to a class's aggregate posterior (the mixture of
+        q(z|x, y) over its rows, in KL): its mean is the rows' mean of the
+        posterior means, its covariance their covariance plus the mean
+        posterior variance. It minimises the sum of the rows' KL terms, so
+        the training rows' ELBO only rises. Classes without rows in ``X`` (a
+        ``partial_fit`` block) keep theirs.
+        """
+        module = self._inference_module()
+        k = self.n_components_
+
+        def moments(xs: torch.Tensor) -> torch.Tensor:
+            mu, log_var = module.encode(xs)
+            return torch.cat([mu, log_var.exp()], dim=1)
+
+        codes = self._map_scaled(
+            moments,
+            X,
+            (2 * k,),
+            np.float64,
+            op="prior_moments",
+            row_bytes=self._row_bytes(),
+        )
+        labels = X[:, -len(self.classes_) :]
+        index = np.asarray(labels.argmax(axis=1)).ravel()
+        for c in np.unique(index):
+            mu, var = codes[index == c, :k], codes[index == c, k:]
+            centred = mu - mu.mean(axis=0)
+            cov = centred.T @ centred / len(mu) + np.diag(var.mean(axis=0))
+            self.module_.prior.match(
+                int(c), torch.from_numpy(mu.mean(axis=0)), torch.from_numpy(cov)
+            )
+
+    def _prior(self) -> str:
+        """The prior ``prior`` names ("auto": a Gaussian per class)."""
+        return "class" if _is_auto(self.prior) else self.prior
 
     def _data_columns(self, X):
         return X[:, : -len(self.classes_)]
@@ -382,7 +436,9 @@ class ConditionalVAETransformer(_LabelsMixin, VAETransformer):
 
         y : array-like of shape (n_samples,) or a label, default=None
             Labels to decode with: the mean of p(x|z, y). None gives the
-            mean of ``sum_y p(y) p(x|z, y)`` over the training classes.
+            mean of ``sum_y p(y|z) p(x|z, y)`` over the training classes,
+            where p(y|z) is proportional to p(y) p(z|y) (p(y) for the prior
+            N(0, I)).
 
         Returns
         -------
@@ -393,11 +449,43 @@ class ConditionalVAETransformer(_LabelsMixin, VAETransformer):
         Z = self._check_codes(X)
         if y is not None:
             return self._decode(Z, self._label_index(y, Z.shape[0]), Z.dtype)
-        mean = sum(
-            np.exp(log_prior) * self._decode(Z, np.full(Z.shape[0], c), np.float64)
+        if isinstance(self.module_.prior, StandardNormalPrior):  # p(y|z) = p(y)
+            mean = sum(
+                np.exp(log_prior) * self._decode(Z, np.full(len(Z), c), np.float64)
+                for c, log_prior in self._seen_classes()
+            )
+            return mean.astype(Z.dtype)
+        terms = (
+            (
+                log_prior + self._prior_log_prob(Z, np.full(len(Z), c)),
+                [self._decode(Z, np.full(len(Z), c), np.float64)],
+            )
             for c, log_prior in self._seen_classes()
         )
-        return mean.astype(Z.dtype)
+        return mixture(terms)[1][0].astype(Z.dtype)
+
+    def _prior_rows(self, index: np.ndarray):
+        """The prior p(z|y) in float64 on the CPU and rows holding labels ``index``.
+
+        The prior reads a row's label from its last columns; its data
+        columns are zeros here.
+        """
+        prior = copy.deepcopy(self.module_.prior).to("cpu", torch.float64)
+        rows = self._labelled(np.zeros((len(index), self.n_features_in_)), index)
+        return prior, torch.as_tensor(rows, dtype=torch.float64)
+
+    def _prior_log_prob(self, Z: np.ndarray, index: np.ndarray) -> np.ndarray:
+        """log p(z|y) of codes ``Z`` with labels ``index`` (float64)."""
+        prior, rows = self._prior_rows(index)
+        with torch.no_grad():
+            z = torch.as_tensor(Z, dtype=torch.float64)
+            return prior.log_prob(z, rows).numpy()
+
+    def _prior_draw(self, eps: np.ndarray, index: np.ndarray) -> np.ndarray:
+        """Codes of p(z|y) for labels ``index`` from standard normal draws ``eps``."""
+        prior, rows = self._prior_rows(index)
+        with torch.no_grad():
+            return prior.draw(torch.as_tensor(eps, dtype=torch.float64), rows).numpy()
 
     def _decode(self, Z, index, dtype):
         return self._decode_to(self._labelled(Z, index), dtype)
@@ -493,7 +581,8 @@ class ConditionalVAETransformer(_LabelsMixin, VAETransformer):
     def sample(self, n_samples=1, random_state=None, *, y=None):
         """Generate samples of chosen classes.
 
-        Draws codes from the prior N(0, I) and decodes each with its label.
+        Draws codes from the prior p(z|y) (``prior``) and decodes each with
+        its label.
 
         Parameters
         ----------
@@ -502,8 +591,9 @@ class ConditionalVAETransformer(_LabelsMixin, VAETransformer):
 
         random_state : int, RandomState instance or None, default=None
             Seed of the draws. None uses the estimator's ``random_state``.
-            The codes are drawn first: the same seed gives the same codes
-            whatever ``y``.
+            The standard normal draws come first: the same seed gives the
+            same draws whatever ``y``, each mapped through its class's
+            prior (the same place in every class's distribution).
 
         y : array-like of shape (n_samples,) or a label, default=None
             The class of each sample, or one class for all. None draws the
@@ -528,7 +618,7 @@ class ConditionalVAETransformer(_LabelsMixin, VAETransformer):
         Z = self._sample_codes(n_samples, rng)
         if index is None:
             index = rng.choice(len(self.classes_), n_samples, p=self.class_prior_)
-        return self._decode(Z, index, np.float64)
+        return self._decode(self._prior_draw(Z, index), index, np.float64)
 
     def recommend(self, X, n_items=10, *, exclude_seen=True):
         """Not available for the conditional model.

@@ -23,10 +23,11 @@ from .._nn.objectives import (
     NegativeIWAEBound,
     elbo_common_noise,
 )
+from .._nn.priors import PRIORS
 from . import defaults
 from .autoencoder import AutoencoderTransformer
 from .base import _BaseAutoencoder
-from .checks import AUTO
+from .checks import AUTO, _is_auto
 from .defaults import TrainingData
 from .docstrings import with_entries
 from .posterior import _PosteriorMixin
@@ -109,6 +110,21 @@ class VAETransformer(_PosteriorMixin, _BaseAutoencoder):
         to ``beta`` (KL annealing: Bowman et al., 2016; Mult-VAE). These
         epochs are not monitored for stopping. "auto" is 10 for the
         multinomial likelihood and 0 for the others.
+
+    prior : {"auto", "normal", "class"}, default="auto"
+        The prior p(z) of the codes. "normal" is N(0, I). "class"
+        (:class:`ConditionalVAETransformer` only) is a Gaussian with full
+        covariance for each class y, N(m_y, S_y): the model trains with
+        N(0, I), then each class's Gaussian is set to the mean and
+        covariance of its training rows' codes (the aggregate posterior's,
+        which maximises the training rows' ELBO for the trained networks;
+        a warm start or ``partial_fit`` trains with the prior fitted last,
+        and refits it on its rows, classes without rows keeping theirs).
+        Codes drawn for class y then land where the decoder learnt class y,
+        also where the codes carry the class (at 8 or more latent
+        dimensions they do). "auto" is "class" for the conditional VAE and
+        "normal" otherwise. ``sample``, ``score_samples`` and
+        ``log_likelihood`` use the prior.
 
     n_importance_samples : int, default=1
         Number K of posterior draws per sample in the training objective.
@@ -379,6 +395,7 @@ class VAETransformer(_PosteriorMixin, _BaseAutoencoder):
         "likelihood": [StrOptions(set(LIKELIHOODS))],
         "beta": [StrOptions({AUTO}), Interval(Real, 0, None, closed="left")],
         "kl_warmup": [StrOptions({AUTO}), Interval(Integral, 0, None, closed="left")],
+        "prior": [StrOptions({AUTO, *PRIORS})],
         "n_importance_samples": [Interval(Integral, 1, None, closed="left")],
         "binarize": ["boolean"],
     }
@@ -395,6 +412,7 @@ class VAETransformer(_PosteriorMixin, _BaseAutoencoder):
         likelihood="gaussian",
         beta="auto",
         kl_warmup="auto",
+        prior="auto",
         n_importance_samples=1,
         binarize=False,
         scaling="auto",
@@ -429,6 +447,7 @@ class VAETransformer(_PosteriorMixin, _BaseAutoencoder):
         self.likelihood = likelihood
         self.beta = beta
         self.kl_warmup = kl_warmup
+        self.prior = prior
         self.n_importance_samples = n_importance_samples
         self.binarize = binarize
         self.scaling = scaling
@@ -457,22 +476,39 @@ class VAETransformer(_PosteriorMixin, _BaseAutoencoder):
 
     def _build_module(self, n_features: int) -> torch.nn.Module:
         return build_vae(
-            n_features, self.n_components, self._builder(), self.likelihood
+            n_features,
+            self.n_components,
+            self._builder(),
+            self.likelihood,
+            prior=self._prior(),
         )
 
+    _conditional = False  # whether the model reads labels
+
+    def _prior(self) -> str:
+        """The prior ``prior`` names ("auto": N(0, I))."""
+        return "normal" if _is_auto(self.prior) else self.prior
+
     def _architecture(self) -> tuple:
-        return (*super()._architecture(), self.likelihood)
+        return (*super()._architecture(), self.likelihood, self._prior())
 
     _architecture_params: ClassVar[tuple[str, ...]] = (
         *_BaseAutoencoder._architecture_params,
         "likelihood",
+        "prior",
     )
+    # Files written before the prior was a parameter hold N(0, I) models.
+    _architecture_added: ClassVar[tuple] = ("normal",)
     # skae.save (see _BaseAutoencoder).
     _saved_attributes: ClassVar[tuple[str, ...]] = (
         "posterior_mean_variance_",
         "active_units_",
     )
-    _params_added: ClassVar[dict] = {"binarize": False, "n_importance_samples": 1}
+    _params_added: ClassVar[dict] = {
+        "binarize": False,
+        "n_importance_samples": 1,
+        "prior": "normal",
+    }
 
     def _likelihood(self) -> str:
         return self.likelihood
@@ -491,6 +527,11 @@ class VAETransformer(_PosteriorMixin, _BaseAutoencoder):
         return rules
 
     def _check_params(self) -> None:
+        if self._prior() == "class" and not self._conditional:
+            raise ValueError(
+                "prior='class' learns a Gaussian for each class and needs labels: "
+                "use ConditionalVAETransformer, or prior='normal'."
+            )
         if self.binarize and self.likelihood != "bernoulli":
             raise ValueError(
                 "binarize=True draws binary data from values in [0, 1] and needs "

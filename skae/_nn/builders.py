@@ -24,6 +24,7 @@ from .models import (
     PCAPathAutoencoder,
     VariationalAutoencoder,
 )
+from .priors import LabelGaussianPrior
 
 
 def _probe(module: nn.Module, n_in: int) -> torch.Tensor:
@@ -125,12 +126,15 @@ def build_vae(
     builder: Builder,
     likelihood: str,
     n_classes: int = 0,
+    prior: str = "normal",
 ) -> VariationalAutoencoder:
     """VAE of ``builder``'s pair; the mean and log-variance heads follow the trunk.
 
     A multinomial VAE's trunk sees each row at unit L2 norm (:class:`UnitNorm`).
     With ``n_classes``, a :class:`ConditionalVAE` whose decoder is the
-    builder's for ``n_components + n_classes`` inputs.
+    builder's for ``n_components + n_classes`` inputs. ``prior`` is one of
+    :data:`skae._nn.priors.PRIORS`: N(0, I), or (``"class"``, conditional
+    only) a Gaussian for each class that the estimator fits to the codes.
     """
     trunk, n_hidden, decoder = encoder_decoder(
         builder, n_features, n_components + n_classes
@@ -139,10 +143,15 @@ def build_vae(
         trunk = nn.Sequential(UnitNorm(), *_layers(trunk))
     lik = LIKELIHOODS[likelihood]
     lik_module = lik(n_features) if lik is GaussianLikelihood else lik()
+    if prior == "class" and not n_classes:
+        raise ValueError("prior='class' needs labels: a conditional VAE.")
     if n_classes:
         lik_module = DataColumns(lik_module, n_features)
+        p_z = None
+        if prior == "class":
+            p_z = LabelGaussianPrior(n_features, n_classes, n_components)
         return ConditionalVAE(
-            trunk, n_hidden, n_components, decoder, lik_module, n_classes
+            trunk, n_hidden, n_components, decoder, lik_module, n_classes, p_z
         )
     return VariationalAutoencoder(trunk, n_hidden, n_components, decoder, lik_module)
 

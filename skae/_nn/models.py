@@ -15,6 +15,7 @@ from torch import nn
 
 from .invariant import chunked_product, split_inner
 from .layers import starts_with_unit_norm
+from .priors import StandardNormalPrior
 
 
 class Autoencoder(nn.Module):
@@ -109,7 +110,10 @@ class PCAPathAutoencoder(Autoencoder):
 
 
 class VariationalAutoencoder(nn.Module):
-    """VAE with a diagonal Gaussian posterior q(z|x) and prior N(0, I).
+    """VAE with a diagonal Gaussian posterior q(z|x) and a prior p(z).
+
+    The prior is N(0, I) unless ``prior`` gives another module of
+    :mod:`skae._nn.priors`.
 
     The posterior log-variance is clipped to +-``max_abs_log_var`` (standard
     deviations from 3e-7 to 3e6, far outside what a fit reaches), so that
@@ -126,6 +130,7 @@ class VariationalAutoencoder(nn.Module):
         n_components: int,
         decoder: nn.Module,
         likelihood: nn.Module,
+        prior: nn.Module | None = None,
     ) -> None:
         super().__init__()
         self.encoder = encoder
@@ -133,6 +138,7 @@ class VariationalAutoencoder(nn.Module):
         self.log_var_head = nn.Linear(n_hidden, n_components)
         self.decoder = decoder
         self.likelihood = likelihood
+        self.prior = StandardNormalPrior() if prior is None else prior
 
     def encode(
         self,
@@ -243,6 +249,8 @@ class ConditionalVAE(VariationalAutoencoder):
     architecture's pair works unchanged: the trunk reads the data as they
     are (an image for a convolutional one) and the decoder is built for
     ``n_components + n_classes`` inputs. The likelihood scores ``x`` only.
+    The prior may read the label too
+    (:class:`skae._nn.priors.LabelGaussianPrior`).
 
     ``decode(z, x)`` appends the label of rows ``x`` to codes ``z``;
     ``decode(z)`` and ``reconstruct(z)`` take labelled codes
@@ -257,10 +265,11 @@ class ConditionalVAE(VariationalAutoencoder):
         decoder: nn.Module,
         likelihood: nn.Module,
         n_classes: int,
+        prior: nn.Module | None = None,
     ) -> None:
         n_features = likelihood.n_features
         super().__init__(
-            encoder, n_hidden + n_classes, n_components, decoder, likelihood
+            encoder, n_hidden + n_classes, n_components, decoder, likelihood, prior
         )
         self.n_features = n_features
         self.n_classes = n_classes

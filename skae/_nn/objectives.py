@@ -15,10 +15,7 @@ from collections.abc import Callable
 
 import torch
 
-
-def kl_standard_normal(mu: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
-    """KL(N(mu, diag(exp(log_var))) || N(0, I)) per sample, in nats."""
-    return 0.5 * (mu.square() + log_var.exp() - 1.0 - log_var).sum(-1)
+from .priors import LOG_2PI
 
 
 class SquaredError:
@@ -101,7 +98,7 @@ class NegativeELBO:
         nll = -model.likelihood.log_prob(x, out)
         # kl_weight stays a 0-d CPU tensor: torch reads it as a scalar on any
         # device, with no copy to the device per step.
-        kl = kl_standard_normal(mu, log_var)
+        kl = model.prior.kl(mu, log_var, x)
         return nll + (self.beta * self.kl_weight) * kl, mu
 
 
@@ -164,6 +161,8 @@ def draw_log_weights(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``log p(x|z)`` and ``log p(z) - log q(z|x)`` for ``k`` draws per row.
 
+    ``p(z)`` is ``model.prior`` (it may read the rows ``x``).
+
     Both of shape ``(k, n_rows)``; the ``k * n_rows`` draws z ~ q(z|x) =
     N(mu, exp(log_var)) are decoded in one call. Shared by the IWAE training
     bound and the log-likelihood estimate, so both see the same draws.
@@ -175,8 +174,8 @@ def draw_log_weights(
     x_rep = x.repeat(k, 1)
     out = model.decode(z.reshape(-1, z.shape[-1]), x_rep)
     log_px = model.likelihood.log_prob(x_rep, out).reshape(k, -1)
-    # log p(z) - log q(z|x); the 0.5 * log(2 pi) terms cancel.
-    return log_px, 0.5 * (eps.square() + log_var - z.square()).sum(-1)
+    log_q = -0.5 * (eps.square() + log_var + LOG_2PI).sum(-1)
+    return log_px, model.prior.log_prob(z, x) - log_q
 
 
 def elbo_common_noise(
@@ -193,7 +192,7 @@ def elbo_common_noise(
     x_rep = x.repeat_interleave(eps.shape[0], dim=0)
     out = model.decode(z.reshape(-1, z.shape[-1]), x_rep)
     log_px = model.likelihood.log_prob(x_rep, out).reshape(x.shape[0], -1)
-    return log_px.mean(1) - kl_standard_normal(mu, log_var)
+    return log_px.mean(1) - model.prior.kl(mu, log_var, x)
 
 
 def importance_weighted_log_likelihood(

@@ -176,9 +176,10 @@ class SamplesDisplay:
         estimator : fitted estimator
             A fitted estimator with ``sample``. For a
             :class:`~skae.ConditionalVAETransformer`, each requested class
-            gets ``n_samples`` samples, one row of the grid, decoded from
-            the same codes (the same style in every row, for an int
-            ``random_state``).
+            gets ``n_samples`` samples, one row of the grid, drawn from the
+            same standard normal draws (for an int ``random_state``: the
+            same place in each class's prior, so columns tend to share a
+            style).
 
         n_samples : int, default=64
             Number of samples; per class for a conditional model.
