@@ -71,6 +71,20 @@ def test_vae_rules_follow_the_likelihood(likelihood, beta, corruption):
     assert (spec.beta, spec.corruption) == (beta, corruption)
 
 
+def test_the_conditional_vae_trains_on_the_evidence_lower_bound():
+    # A generative model: beta 1 also for the Gaussian likelihood.
+    from skae import ConditionalVAETransformer
+
+    y = np.arange(len(X_DIGITS)) % 10
+    model = ConditionalVAETransformer(2, max_iter=1, random_state=0, device="cpu")
+    model.fit(X_DIGITS[:200], y[:200])
+    assert model.beta_ == 1.0 and model.likelihood == "gaussian"
+    multinomial = ConditionalVAETransformer(likelihood="multinomial")
+    counts = np.random.default_rng(0).poisson(0.3, size=(300, 40)).astype(float)
+    labelled = multinomial._training_rows(counts, np.arange(300) % 3, warm=False)
+    assert multinomial._resolved(labelled, warm=False).beta == 0.2
+
+
 def test_multinomial_is_mult_vae():
     counts = np.random.default_rng(0).poisson(0.3, size=(300, 40)).astype(float)
     spec = VAETransformer(likelihood="multinomial")._resolved(counts, warm=False)

@@ -10,6 +10,7 @@ without a label marginalise it over the classes (see the class docstring).
 from __future__ import annotations
 
 import copy
+from functools import partial
 from typing import ClassVar
 
 import numpy as np
@@ -22,6 +23,7 @@ from sklearn.utils.validation import _check_y, check_consistent_length, check_is
 from .._data.scaling import fit_scaling
 from .._nn.builders import build_vae
 from .._nn.priors import LabelGaussianPrior, StandardNormalPrior
+from . import defaults
 from .checks import _check_n_samples, _is_auto, _transaction, output_dtype
 from .docstrings import section
 from .labels import _LabelsMixin, mixture
@@ -269,6 +271,11 @@ class ConditionalVAETransformer(_LabelsMixin, VAETransformer):
         )
 
     _conditional = True
+
+    def _auto_rules(self, data: defaults.TrainingData, streaming: bool) -> dict:
+        rules = super()._auto_rules(data, streaming)
+        rules["beta"] = partial(defaults.beta, data, conditional=True)
+        return rules
 
     def _after_fit(self, X, Xs, seed: int) -> None:
         if isinstance(self.module_.prior, LabelGaussianPrior):

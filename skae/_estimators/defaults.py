@@ -30,8 +30,9 @@ users) and reported on other data (``docs/quality.md``):
   ``partial_fit`` does not know how many passes will come: there "auto" is a
   constant learning rate;
 * the VAE's KL weight ``beta``: 0.5 for the Gaussian likelihood (codes that
-  classify), 1 for the Bernoulli likelihood (an evidence lower bound), 0.2
-  with a 10-epoch warm-up for the multinomial likelihood (Mult-VAE's).
+  classify; 1 for the conditional VAE, whose product is its samples), 1 for
+  the Bernoulli likelihood (an evidence lower bound), 0.2 with a 10-epoch
+  warm-up for the multinomial likelihood (Mult-VAE's).
 """
 
 from __future__ import annotations
@@ -145,8 +146,17 @@ def corruption_level(kind: object, data: TrainingData, spread) -> float:
     return 0.5
 
 
-def beta(data: TrainingData) -> float:
-    """Weight of the KL term of the VAE."""
+def beta(data: TrainingData, conditional: bool = False) -> float:
+    """Weight of the KL term of the VAE; 1 for a conditional VAE's Gaussian one.
+
+    The conditional VAE is a generative model: with the evidence lower bound
+    (beta 1) its codes carry less of the class, and samples drawn from each
+    class's prior are more often of that class (MNIST training rows
+    50000-59999, a CNN judge: 0.958 against 0.944 at 16 latent dimensions,
+    0.960 against 0.954 at 32).
+    """
+    if conditional and data.likelihood == "gaussian":
+        return 1.0
     return {"multinomial": 0.2, "bernoulli": 1.0}.get(data.likelihood, 0.5)
 
 

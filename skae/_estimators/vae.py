@@ -102,8 +102,8 @@ class VAETransformer(_PosteriorMixin, _BaseAutoencoder):
 
     beta : float or "auto", default="auto"
         Weight of the KL term (beta-VAE); 1 gives the evidence lower bound.
-        "auto" is 0.5 for the Gaussian likelihood, 1 for the Bernoulli one
-        and 0.2 for the multinomial one.
+        "auto" is 0.5 for the Gaussian likelihood (1 for the conditional
+        VAE), 1 for the Bernoulli one and 0.2 for the multinomial one.
 
     kl_warmup : int or "auto", default="auto"
         Epochs over which the KL weight rises linearly (step by step) from 0
