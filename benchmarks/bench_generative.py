@@ -57,13 +57,13 @@ JUDGE_EPOCHS = {"mnist": 3, "fashion": 5}
 FIGURE_KS = (2, 16)
 
 
-def load(name: str):
-    """Training and test rows in [0, 1], and their labels."""
+def load(name: str, folder: Path = DATA):
+    """Training and test rows in [0, 1], and their labels (``folder``'s npz)."""
     if name == "digits":
         X, y = load_digits(return_X_y=True)
         X = (X / 16.0).astype(np.float32)
         return X[:1300], X[1300:], y[:1300], y[1300:]
-    with np.load(DATA / FILES[name]) as data:
+    with np.load(folder / FILES[name]) as data:
         X, X_test = (data[k].reshape(len(data[k]), -1) for k in ("X_train", "X_test"))
         y, y_test = data["y_train"], data["y_test"]
     return (
@@ -184,8 +184,8 @@ def figure(model, name: str, k: int, folder: Path) -> str:
     return f"{STATIC}/{path.name}"
 
 
-def measure(name: str, ks, epochs: int | None, per_class: int, folder: Path):
-    X, X_test, y, y_test = load(name)
+def measure(name: str, ks, epochs, per_class: int, folder: Path, data: Path):
+    X, X_test, y, y_test = load(name, data)
     start = time.perf_counter()
     judge, judge_accuracy = judge_for(name, X, y, X_test, y_test)
     judge_seconds = time.perf_counter() - start
@@ -290,6 +290,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="digits, 5 epochs")
     parser.add_argument("--report", action="store_true", help="page from --json")
     parser.add_argument("--json", type=Path, default=JSON)
+    parser.add_argument(
+        "--data", type=Path, default=DATA, help="folder of mnist.npz, fashion-mnist.npz"
+    )
     parser.add_argument("--output", type=Path, default=PAGE)
     args = parser.parse_args()
     folder = args.output.parent
@@ -301,7 +304,7 @@ def main() -> None:
             if args.quick:  # a tiny budget does not converge, on purpose
                 warnings.simplefilter("ignore", ConvergenceWarning)
             for name in datasets:
-                for row in measure(name, ks, epochs, per_class, folder):
+                for row in measure(name, ks, epochs, per_class, folder, args.data):
                     merge(args.json, row)
     args.output.write_text(page(json.loads(args.json.read_text())))
     print(f"wrote {args.output}")
