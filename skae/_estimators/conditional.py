@@ -307,8 +307,7 @@ class ConditionalVAETransformer(_LabelsMixin, VAETransformer):
             op="prior_moments",
             row_bytes=self._row_bytes(),
         )
-        labels = X[:, -len(self.classes_) :]
-        index = np.asarray(labels.argmax(axis=1)).ravel()
+        index = np.asarray(X[:, -len(self.classes_) :].argmax(axis=1)).ravel()
         for c in np.unique(index):
             mu, var = codes[index == c, :k], codes[index == c, k:]
             centred = mu - mu.mean(axis=0)
@@ -471,28 +470,23 @@ class ConditionalVAETransformer(_LabelsMixin, VAETransformer):
         )
         return mixture(terms)[1][0].astype(Z.dtype)
 
-    def _prior_rows(self, index: np.ndarray):
-        """The prior p(z|y) in float64 on the CPU and rows holding labels ``index``.
-
-        The prior reads a row's label from its last columns; its data
-        columns are zeros here.
-        """
-        prior = copy.deepcopy(self.module_.prior).to("cpu", torch.float64)
-        rows = self._labelled(np.zeros((len(index), self.n_features_in_)), index)
-        return prior, torch.as_tensor(rows, dtype=torch.float64)
+    def _class_prior(self) -> LabelGaussianPrior:
+        """A float64 copy on the CPU of the fitted p(z|y)."""
+        return copy.deepcopy(self.module_.prior).to("cpu", torch.float64)
 
     def _prior_log_prob(self, Z: np.ndarray, index: np.ndarray) -> np.ndarray:
         """log p(z|y) of codes ``Z`` with labels ``index`` (float64)."""
-        prior, rows = self._prior_rows(index)
         with torch.no_grad():
             z = torch.as_tensor(Z, dtype=torch.float64)
-            return prior.log_prob(z, rows).numpy()
+            return self._class_prior().log_prob_of(z, torch.as_tensor(index)).numpy()
 
     def _prior_draw(self, eps: np.ndarray, index: np.ndarray) -> np.ndarray:
         """Codes of p(z|y) for labels ``index`` from standard normal draws ``eps``."""
-        prior, rows = self._prior_rows(index)
+        if isinstance(self.module_.prior, StandardNormalPrior):
+            return eps
         with torch.no_grad():
-            return prior.draw(torch.as_tensor(eps, dtype=torch.float64), rows).numpy()
+            eps = torch.as_tensor(eps, dtype=torch.float64)
+            return self._class_prior().draw_of(eps, torch.as_tensor(index)).numpy()
 
     def _decode(self, Z, index, dtype):
         return self._decode_to(self._labelled(Z, index), dtype)

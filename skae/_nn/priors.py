@@ -86,9 +86,12 @@ class LabelGaussianPrior(nn.Module):
         self.mean[index] = mean.to(self.mean)
         self.tril[index] = tril.to(self.tril)
 
-    def _rows(self, x: torch.Tensor):
-        """Mean, L, L^-1 and log det L of the prior of each row's label."""
-        index = x[..., self.n_features :].argmax(-1)
+    def label_index(self, x: torch.Tensor) -> torch.Tensor:
+        """The class index of each row ``[x, onehot(y)]``."""
+        return x[..., self.n_features :].argmax(-1)
+
+    def _of(self, index: torch.Tensor):
+        """Mean, L, L^-1 and log det L of the prior of each class in ``index``."""
         scale = self.scale_tril()
         eye = torch.eye(scale.shape[-1], dtype=scale.dtype, device=scale.device)
         inverse = torch.linalg.solve_triangular(scale, eye, upper=False)
@@ -99,7 +102,7 @@ class LabelGaussianPrior(nn.Module):
         self, mu: torch.Tensor, log_var: torch.Tensor, x: torch.Tensor
     ) -> torch.Tensor:
         """KL(N(mu, diag(exp(log_var))) || p(z|y)) per row, in nats."""
-        mean, _, inverse, log_det = self._rows(x)
+        mean, _, inverse, log_det = self._of(self.label_index(x))
         white = (inverse * (mu - mean)[..., None, :]).sum(-1)
         trace = (inverse.square() * log_var.exp()[..., None, :]).sum((-1, -2))
         k = mu.shape[-1]
@@ -107,10 +110,18 @@ class LabelGaussianPrior(nn.Module):
         return 0.5 * (trace + white.square().sum(-1) - k + log_ratio)
 
     def log_prob(self, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        mean, _, inverse, log_det = self._rows(x)
+        return self.log_prob_of(z, self.label_index(x))
+
+    def draw(self, eps: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return self.draw_of(eps, self.label_index(x))
+
+    def log_prob_of(self, z: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        """log p(z|y) of codes ``z`` (``(..., n, k)``) of classes ``index`` (``n``)."""
+        mean, _, inverse, log_det = self._of(index)
         white = (inverse * (z - mean)[..., None, :]).sum(-1)
         return -0.5 * (white.square().sum(-1) + z.shape[-1] * LOG_2PI) - log_det
 
-    def draw(self, eps: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        mean, scale, _, _ = self._rows(x)
+    def draw_of(self, eps: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        """Codes ``mean[y] + L[y] eps`` of classes ``index`` from standard draws."""
+        mean, scale, _, _ = self._of(index)
         return mean + (scale * eps[..., None, :]).sum(-1)
