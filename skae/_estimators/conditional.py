@@ -41,8 +41,10 @@ class ConditionalVAETransformer(_LabelsMixin, VAETransformer):
     the networks train with N(0, I), then p(z|y) is set to the mean and
     covariance of class y's codes. With N(0, I) alone, codes of 8 or more
     dimensions also carry the class, the decoder leans on them, and codes
-    drawn from N(0, I) decode to other classes (the benchmark
-    ``bench_generative.py`` measures both). The label enters as
+    drawn from N(0, I) decode to other classes: at 16 dimensions, 0.743 of
+    MNIST samples showed the requested digit against 0.975 with the fitted
+    prior (a CNN judge; ``benchmarks/bench_generative.py``). The label
+    enters as
     the one-hot vector of the classes seen in ``fit`` (``classes_``): the
     posterior heads see the encoder trunk's features and the label, the
     decoder sees ``[z, onehot(y)]``; every ``architecture`` works unchanged
