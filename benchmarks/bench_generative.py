@@ -174,7 +174,7 @@ def figure(model, name: str, k: int, folder: Path) -> str:
 
     side = math.isqrt(model.n_features_in_)
     display = SamplesDisplay.from_estimator(
-        model, 10, image_shape=(side, side), random_state=0
+        model, 10, image_shape=(side, side), random_state=0, vmin=0.0, vmax=1.0
     )
     display.ax_.set_title(f"{NAMES[name]}, k={k}: 10 samples per class (rows)")
     path = folder / STATIC / f"generative_{name}_k{k}.png"
