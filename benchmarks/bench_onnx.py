@@ -41,7 +41,7 @@ from sklearn.preprocessing import StandardScaler
 
 from skae import AutoencoderTransformer, VAETransformer, register_skl2onnx, to_onnx
 
-from common import best_ms
+from common import best_ms, mnist_like
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "onnx.json"
@@ -109,14 +109,6 @@ def gaps(quick: bool) -> list[dict]:
             )
         )
     return rows
-
-
-def mnist_like(n_rows: int) -> np.ndarray:
-    path = ROOT.parent / "shared" / "data" / "mnist.npz"
-    if path.exists():
-        with np.load(path) as data:
-            return (data["X_train"][:n_rows] / 255.0).astype(np.float32)
-    return np.random.RandomState(0).uniform(size=(n_rows, 784)).astype(np.float32)
 
 
 def timings(quick: bool, calls: int) -> list[dict]:

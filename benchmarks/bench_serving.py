@@ -28,7 +28,7 @@ from sklearn.decomposition import PCA
 from skae import AutoencoderTransformer, VAETransformer
 from skae._estimators.defaults import FORMER_AE_DEFAULTS, FORMER_VAE_DEFAULTS
 
-from common import best_ms
+from common import best_ms, mnist_like
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,15 +40,6 @@ def former(Est, n_rows: int, **params) -> dict:
         FORMER_AE_DEFAULTS if Est is AutoencoderTransformer else FORMER_VAE_DEFAULTS
     )
     return {**defaults, "batch_size": min(200, n_rows), **params}
-
-
-def mnist_like(n_rows: int) -> np.ndarray:
-    """MNIST images in [0, 1] when the shared copy is there, else uniform noise."""
-    path = ROOT.parent / "shared" / "data" / "mnist.npz"
-    if path.exists():
-        with np.load(path) as data:
-            return (data["X_train"][:n_rows] / 255.0).astype(np.float32)
-    return np.random.RandomState(0).uniform(size=(n_rows, 784)).astype(np.float32)
 
 
 def latency(n_fit: int, max_iter: int, calls: int) -> list[dict]:

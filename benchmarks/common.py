@@ -142,6 +142,14 @@ def binarized(X: np.ndarray, seed: int) -> np.ndarray:
     return (np.random.RandomState(seed).random_sample(X.shape) < X).astype(np.float32)
 
 
+def mnist_like(n_rows: int) -> np.ndarray:
+    """MNIST images in [0, 1] when the shared copy is there, else uniform noise."""
+    if MNIST.exists():
+        with np.load(MNIST) as data:
+            return (data["X_train"][:n_rows] / 255.0).astype(np.float32)
+    return np.random.RandomState(0).uniform(size=(n_rows, 784)).astype(np.float32)
+
+
 def best_ms(fn, calls: int) -> float:
     """Best wall time of ``calls`` calls of ``fn``, in milliseconds."""
     best = np.inf

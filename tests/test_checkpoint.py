@@ -46,6 +46,14 @@ def die_at_epoch(monkeypatch, epoch: int) -> None:
     monkeypatch.setattr(loop.Trainer, "run_epoch", run_epoch)
 
 
+def interrupted(monkeypatch, estimator, *fit_args, epoch: int = 3) -> None:
+    """Fit ``estimator`` until the process 'dies' at ``epoch``: its checkpoint stays."""
+    with monkeypatch.context() as m:
+        die_at_epoch(m, epoch)
+        with pytest.raises(RuntimeError):
+            estimator.fit(*fit_args)
+
+
 def saved_epoch(path) -> int:
     with safe_open(path, framework="pt") as f:
         return json.loads(f.metadata()["state"])["epoch"]
@@ -116,10 +124,7 @@ def test_conditional_vae_resumes(digits, tmp_path, monkeypatch):
     X, y = digits[0][:300], digits[2][:300]
     path = tmp_path / "fit.ckpt"
     reference = ConditionalVAETransformer(**SMALL).fit(X, y)
-    with monkeypatch.context() as m:
-        die_at_epoch(m, 3)
-        with pytest.raises(RuntimeError):
-            ConditionalVAETransformer(**SMALL, checkpoint=path).fit(X, y)
+    interrupted(monkeypatch, ConditionalVAETransformer(**SMALL, checkpoint=path), X, y)
     resumed = ConditionalVAETransformer(**SMALL, checkpoint=path).fit(X, y)
     assert same_model(reference, resumed, X)
 
@@ -129,10 +134,7 @@ def test_a_checkpoint_of_other_data_or_parameters_is_refused(
 ):
     X = digits[0][:300]
     path = tmp_path / "fit.ckpt"
-    with monkeypatch.context() as m:
-        die_at_epoch(m, 3)
-        with pytest.raises(RuntimeError):
-            AutoencoderTransformer(**SMALL, checkpoint=path).fit(X)
+    interrupted(monkeypatch, AutoencoderTransformer(**SMALL, checkpoint=path), X)
     for est, data in [
         (AutoencoderTransformer(**SMALL, checkpoint=path), X[:-1]),
         (AutoencoderTransformer(**{**SMALL, "max_iter": 9}, checkpoint=path), X),
@@ -151,10 +153,7 @@ def test_a_checkpoint_of_other_data_or_parameters_is_refused(
 def test_corrupted_or_foreign_files_are_refused(digits, tmp_path, monkeypatch):
     X = digits[0][:300]
     path = tmp_path / "fit.ckpt"
-    with monkeypatch.context() as m:
-        die_at_epoch(m, 3)
-        with pytest.raises(RuntimeError):
-            AutoencoderTransformer(**SMALL, checkpoint=path).fit(X)
+    interrupted(monkeypatch, AutoencoderTransformer(**SMALL, checkpoint=path), X)
     data = bytearray(path.read_bytes())
     data[-5] ^= 0xFF  # a flipped byte in the last tensor
     path.write_bytes(bytes(data))

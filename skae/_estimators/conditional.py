@@ -280,38 +280,24 @@ class ConditionalVAETransformer(_LabelsMixin, VAETransformer):
         return rules
 
     def _after_fit(self, X, Xs, seed: int) -> None:
+        means, variances = self._posterior_moments(X)
         if isinstance(self.module_.prior, LabelGaussianPrior):
-            self._match_prior(X)
-        super()._after_fit(X, Xs, seed)
+            self._match_prior(X, means, variances)
+        self._keep_activity(means)
 
-    def _match_prior(self, X) -> None:
+    def _match_prior(self, X, means: np.ndarray, variances: np.ndarray) -> None:
         """Fit p(z|y) of each class with training rows in ``X`` to their codes.
 
         The Gaussian closest to a class's aggregate posterior (the mixture of
         q(z|x, y) over its rows, in KL): its mean is the rows' mean of the
-        posterior means, its covariance their covariance plus the mean
+        posterior ``means``, its covariance their covariance plus the mean
         posterior variance. It minimises the sum of the rows' KL terms, so
         the training rows' ELBO only rises. Classes without rows in ``X`` (a
         ``partial_fit`` block) keep theirs.
         """
-        module = self._inference_module()
-        k = self.n_components_
-
-        def moments(xs: torch.Tensor) -> torch.Tensor:
-            mu, log_var = module.encode(xs)
-            return torch.cat([mu, log_var.exp()], dim=1)
-
-        codes = self._map_scaled(
-            moments,
-            X,
-            (2 * k,),
-            np.float64,
-            op="prior_moments",
-            row_bytes=self._row_bytes(),
-        )
         index = np.asarray(X[:, -len(self.classes_) :].argmax(axis=1)).ravel()
         for c in np.unique(index):
-            mu, var = codes[index == c, :k], codes[index == c, k:]
+            mu, var = means[index == c], variances[index == c]
             centred = mu - mu.mean(axis=0)
             cov = centred.T @ centred / len(mu) + np.diag(var.mean(axis=0))
             self.module_.prior.match(
@@ -472,23 +458,21 @@ class ConditionalVAETransformer(_LabelsMixin, VAETransformer):
         )
         return mixture(terms)[1][0].astype(Z.dtype)
 
-    def _class_prior(self) -> LabelGaussianPrior:
-        """A float64 copy on the CPU of the fitted p(z|y)."""
+    def _prior_module(self) -> torch.nn.Module:
+        """A float64 copy on the CPU of the fitted prior."""
         return copy.deepcopy(self.module_.prior).to("cpu", torch.float64)
 
     def _prior_log_prob(self, Z: np.ndarray, index: np.ndarray) -> np.ndarray:
         """log p(z|y) of codes ``Z`` with labels ``index`` (float64)."""
         with torch.no_grad():
             z = torch.as_tensor(Z, dtype=torch.float64)
-            return self._class_prior().log_prob_of(z, torch.as_tensor(index)).numpy()
+            return self._prior_module().log_prob_of(z, torch.as_tensor(index)).numpy()
 
     def _prior_draw(self, eps: np.ndarray, index: np.ndarray) -> np.ndarray:
         """Codes of p(z|y) for labels ``index`` from standard normal draws ``eps``."""
-        if isinstance(self.module_.prior, StandardNormalPrior):
-            return eps
         with torch.no_grad():
             eps = torch.as_tensor(eps, dtype=torch.float64)
-            return self._class_prior().draw_of(eps, torch.as_tensor(index)).numpy()
+            return self._prior_module().draw_of(eps, torch.as_tensor(index)).numpy()
 
     def _decode(self, Z, index, dtype):
         return self._decode_to(self._labelled(Z, index), dtype)

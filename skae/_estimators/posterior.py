@@ -26,21 +26,27 @@ ACTIVE_UNIT_THRESHOLD = 0.01
 class _PosteriorMixin:
     """``posterior``, ``log_likelihood`` and the active units of a VAE."""
 
-    def _fit_active_units(self, X) -> None:
-        """Variance of the posterior means over the training rows, in tiles."""
+    def _posterior_moments(self, X) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior means and variances of the training rows (float64), in tiles."""
         module = self._inference_module()
+        k = self.n_components_
 
-        def mean(xs: torch.Tensor) -> torch.Tensor:
-            return module.encode(xs)[0]
+        def moments(xs: torch.Tensor) -> torch.Tensor:
+            mu, log_var = module.encode(xs)
+            return torch.cat([mu, log_var.exp()], dim=1)
 
-        means = self._map_scaled(
-            mean,
+        codes = self._map_scaled(
+            moments,
             X,
-            (self.n_components_,),
+            (2 * k,),
             np.float64,
-            op="posterior_mean",
+            op="posterior_moments",
             row_bytes=self._row_bytes(),
         )
+        return codes[:, :k], codes[:, k:]
+
+    def _keep_activity(self, means: np.ndarray) -> None:
+        """``posterior_mean_variance_`` and ``active_units_`` of the rows' means."""
         self.posterior_mean_variance_ = means.var(axis=0)
         self.active_units_ = int(
             np.count_nonzero(self.posterior_mean_variance_ > ACTIVE_UNIT_THRESHOLD)

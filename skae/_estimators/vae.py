@@ -539,7 +539,7 @@ class VAETransformer(_PosteriorMixin, _BaseAutoencoder):
             )
 
     def _after_fit(self, X, Xs, seed: int) -> None:
-        self._fit_active_units(X)
+        self._keep_activity(self._posterior_moments(X)[0])
 
     def _objective(self, corrupt) -> NegativeELBO | NegativeIWAEBound:
         # Bernoulli data are in [0, 1] and unscaled (_check_X refuses any

@@ -23,13 +23,6 @@ from torch import nn
 LOG_2PI = math.log(2.0 * math.pi)
 
 
-def gaussian_log_prob(
-    z: torch.Tensor, mean: torch.Tensor, log_var: torch.Tensor
-) -> torch.Tensor:
-    """log N(z; mean, diag(exp(log_var))), summed over the last dimension."""
-    return -0.5 * ((z - mean).square() / log_var.exp() + log_var + LOG_2PI).sum(-1)
-
-
 class StandardNormalPrior(nn.Module):
     """p(z) = N(0, I); no parameters."""
 
@@ -43,6 +36,10 @@ class StandardNormalPrior(nn.Module):
         return -0.5 * (z.square() + LOG_2PI).sum(-1)
 
     def draw(self, eps: torch.Tensor, x: torch.Tensor | None = None) -> torch.Tensor:
+        return eps
+
+    def draw_of(self, eps: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        """Codes for classes ``index``: ``eps`` itself (no class changes N(0, I))."""
         return eps
 
 
