@@ -137,7 +137,7 @@ def test_sweep_mlp_quick(tmp_path):
     assert 0.1 < rows[1]["knn"] <= 1 and 0.1 < rows[1]["logreg"] <= 1
     assert all("torch" in r["device"] for r in rows)
     table = run_benchmark("sweep_mlp.py", "--report", out).stdout
-    assert len(table.strip().splitlines()) == 2 + 2  # header, rule, two variants
+    assert len(table.strip().splitlines()) == 2 + 3  # header, rule, three variants
 
 
 def test_sweep_mlp_report_of_the_published_run():
@@ -232,12 +232,14 @@ def test_sweep_vae_quick(tmp_path):
     assert [(r["variant"], r["K"], r["epochs"]) for r in rows] == [
         ("K=1 (ELBO), 180 epochs", 1, 1),
         ("K=5, 80 epochs", 5, 1),
+        ("VampPrior, K=1 (ELBO), 180 epochs", 1, 1),
     ]
+    assert [r["prior"] for r in rows] == ["normal", "normal", "vamp"]
     # 784 binary pixels: between a perfect model (0) and coin flips (-543).
     assert all(-543.5 < r["log_likelihood"] < 0 for r in rows)
     assert all("torch" in r["device"] for r in rows)
     table = run_benchmark("sweep_vae.py", "--report", out).stdout
-    assert len(table.strip().splitlines()) == 2 + 2  # header, rule, two variants
+    assert len(table.strip().splitlines()) == 2 + 3  # header, rule, three variants
 
 
 @pytest.mark.parametrize("where, n_rows", [("cpu", 1), ("h100", 3)])

@@ -602,7 +602,7 @@ class ConditionalVAETransformer(_LabelsMixin, VAETransformer):
         rng = check_random_state(
             self.random_state if random_state is None else random_state
         )
-        Z = self._sample_codes(n_samples, rng)
+        Z = rng.standard_normal((n_samples, self.n_components_))  # then p(z|y)
         if index is None:
             index = rng.choice(len(self.classes_), n_samples, p=self.class_prior_)
         return self._decode(self._prior_draw(Z, index), index, np.float64)

@@ -109,8 +109,14 @@ class _InferenceMixin(TransformerMixin):
         """
         encoder, decoder = self._memo().get("activations", self._activations)
         n_features = self.n_features_in_
-        per_draw = 3 * n_features + 2 * (decoder + self.n_components_)
+        per_draw = (
+            3 * n_features + 2 * (decoder + self.n_components_) + self._prior_elements()
+        )
         return itemsize * (2 * n_features + encoder + n_draws * per_draw)
+
+    def _prior_elements(self) -> int:
+        """Elements per code that the prior's log-density allocates (none here)."""
+        return 0
 
     def _activations(self) -> tuple[int, int]:
         """Elements per row of the encoder's and the decoder's layer outputs."""

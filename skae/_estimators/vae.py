@@ -111,8 +111,15 @@ class VAETransformer(_PosteriorMixin, _BaseAutoencoder):
         epochs are not monitored for stopping. "auto" is 10 for the
         multinomial likelihood and 0 for the others.
 
-    prior : {"auto", "normal", "class"}, default="auto"
-        The prior p(z) of the codes. "normal" is N(0, I). "class"
+    prior : {"auto", "normal", "class", "vamp"}, default="auto"
+        The prior p(z) of the codes. "normal" is N(0, I). "vamp" (not for
+        :class:`ConditionalVAETransformer`) is the VampPrior (Tomczak &
+        Welling, 2018): the mixture (1/K) sum_k q(z|u_k) of the encoder's
+        posteriors at ``n_pseudo_inputs`` pseudo-inputs u_k, learnt with
+        the networks (they start at K training rows drawn with the fit's
+        seed). The KL term then has no closed form and is estimated from the
+        posterior draw, and each training step also encodes the K
+        pseudo-inputs. ``sample`` draws a component, then a code from it. "class"
         (:class:`ConditionalVAETransformer` only) is a Gaussian with full
         covariance for each class y, N(m_y, S_y): the model trains with
         N(0, I), then each class's Gaussian is set to the mean and
@@ -125,6 +132,10 @@ class VAETransformer(_PosteriorMixin, _BaseAutoencoder):
         dimensions they do). "auto" is "class" for the conditional VAE and
         "normal" otherwise. ``sample``, ``score_samples`` and
         ``log_likelihood`` use the prior.
+
+    n_pseudo_inputs : int, default=500
+        Number K of pseudo-inputs of ``prior="vamp"`` (the VampPrior
+        paper's 500 for MNIST); ignored by the other priors.
 
     n_importance_samples : int, default=1
         Number K of posterior draws per sample in the training objective.
@@ -396,6 +407,7 @@ class VAETransformer(_PosteriorMixin, _BaseAutoencoder):
         "beta": [StrOptions({AUTO}), Interval(Real, 0, None, closed="left")],
         "kl_warmup": [StrOptions({AUTO}), Interval(Integral, 0, None, closed="left")],
         "prior": [StrOptions({AUTO, *PRIORS})],
+        "n_pseudo_inputs": [Interval(Integral, 1, None, closed="left")],
         "n_importance_samples": [Interval(Integral, 1, None, closed="left")],
         "binarize": ["boolean"],
     }
@@ -413,6 +425,7 @@ class VAETransformer(_PosteriorMixin, _BaseAutoencoder):
         beta="auto",
         kl_warmup="auto",
         prior="auto",
+        n_pseudo_inputs=500,
         n_importance_samples=1,
         binarize=False,
         scaling="auto",
@@ -448,6 +461,7 @@ class VAETransformer(_PosteriorMixin, _BaseAutoencoder):
         self.beta = beta
         self.kl_warmup = kl_warmup
         self.prior = prior
+        self.n_pseudo_inputs = n_pseudo_inputs
         self.n_importance_samples = n_importance_samples
         self.binarize = binarize
         self.scaling = scaling
@@ -481,6 +495,7 @@ class VAETransformer(_PosteriorMixin, _BaseAutoencoder):
             self._builder(),
             self.likelihood,
             prior=self._prior(),
+            n_pseudo_inputs=self.n_pseudo_inputs,
         )
 
     _conditional = False  # whether the model reads labels
@@ -490,15 +505,23 @@ class VAETransformer(_PosteriorMixin, _BaseAutoencoder):
         return "normal" if _is_auto(self.prior) else self.prior
 
     def _architecture(self) -> tuple:
-        return (*super()._architecture(), self.likelihood, self._prior())
+        return (
+            *super()._architecture(),
+            self.likelihood,
+            self._prior(),
+            self.n_pseudo_inputs,
+        )
 
     _architecture_params: ClassVar[tuple[str, ...]] = (
         *_BaseAutoencoder._architecture_params,
         "likelihood",
         "prior",
+        "n_pseudo_inputs",
     )
-    # Files written before the prior was a parameter hold N(0, I) models.
-    _architecture_added: ClassVar[tuple] = ("normal",)
+    # Entries added since the first files, oldest first: files written before
+    # the prior was a parameter hold N(0, I) models (whose pseudo-inputs, a
+    # later parameter, are ignored).
+    _architecture_added: ClassVar[tuple] = ("normal", 500)
     # skae.save (see _BaseAutoencoder).
     _saved_attributes: ClassVar[tuple[str, ...]] = (
         "posterior_mean_variance_",
@@ -508,6 +531,7 @@ class VAETransformer(_PosteriorMixin, _BaseAutoencoder):
         "binarize": False,
         "n_importance_samples": 1,
         "prior": "normal",
+        "n_pseudo_inputs": 500,
     }
 
     def _likelihood(self) -> str:
@@ -531,6 +555,11 @@ class VAETransformer(_PosteriorMixin, _BaseAutoencoder):
             raise ValueError(
                 "prior='class' learns a Gaussian for each class and needs labels: "
                 "use ConditionalVAETransformer, or prior='normal'."
+            )
+        if self._prior() == "vamp" and self._conditional:
+            raise ValueError(
+                "prior='vamp' is a mixture over pseudo-inputs without labels; the "
+                "conditional VAE takes prior='class' or 'normal'."
             )
         if self.binarize and self.likelihood != "bernoulli":
             raise ValueError(
@@ -563,12 +592,29 @@ class VAETransformer(_PosteriorMixin, _BaseAutoencoder):
         the mean of the scaled rows). A decoder whose last layer is not a
         linear layer with one bias per feature is left as it is.
         """
+        if self._prior() == "vamp":
+            self._init_pseudo_inputs(module.prior, X_train, seed)
         layer = output_layer(module, self.n_features_in_)
         if layer is None:
             return
         bias = module.likelihood.output_for_mean(feature_mean(X_train))
         with torch.no_grad():
             layer.bias.copy_(bias)
+
+    @staticmethod
+    def _init_pseudo_inputs(prior: torch.nn.Module, X_train, seed: int) -> None:
+        """The VampPrior's pseudo-inputs at K training rows drawn with ``seed``.
+
+        Without replacement when there are K rows or more.
+        """
+        n_rows, k = X_train.shape[0], prior.n_modes
+        generator = torch.Generator().manual_seed(seed)
+        if n_rows >= k:
+            index = torch.randperm(n_rows, generator=generator)[:k]
+        else:
+            index = torch.randint(n_rows, (k,), generator=generator)
+        with torch.no_grad():
+            prior.pseudo_inputs.copy_(X_train[index.to(X_train.device)])
 
     def _warmup_epochs(self) -> int:
         return self.kl_warmup
@@ -623,8 +669,21 @@ class VAETransformer(_PosteriorMixin, _BaseAutoencoder):
         elbo = elbo_common_noise(module, xs, eps.to(xs.device))
         return elbo - float(np.log(self.scale_).sum())
 
+    def _prior_elements(self) -> int:
+        return self.module_.prior.elements_per_code
+
     def _sample_codes(self, n_samples: int, rng: np.random.RandomState) -> np.ndarray:
-        return rng.standard_normal((n_samples, self.n_components_))
+        eps = rng.standard_normal((n_samples, self.n_components_))
+        prior = self._inference_module(torch.float64).prior
+        if prior.n_modes == 1:  # N(0, I)
+            return eps
+        index = rng.randint(prior.n_modes, size=n_samples)
+        device = self._device()
+        with torch.no_grad():
+            codes = prior.draw_of(
+                torch.as_tensor(eps, device=device), torch.as_tensor(index)
+            )
+        return codes.cpu().numpy()
 
     def _latent_origin(self) -> np.ndarray:
         return np.zeros(self.n_components_)

@@ -252,7 +252,9 @@ def _restore_architecture(cls: type, value: Any) -> _Estimator:
     names = cls._architecture_params
     appended = cls._architecture_added
     older = len(names) - len(appended)
-    if isinstance(value, tuple) and len(value) in (older, older - len(_MLP_ENTRIES)):
+    if isinstance(value, tuple) and older <= len(value) < len(names):
+        value = (*value, *appended[len(value) - older :])  # the entries it lacks
+    elif isinstance(value, tuple) and len(value) == older - len(_MLP_ENTRIES):
         value = (*value, *appended)
     if isinstance(value, tuple) and len(value) == len(names) - len(_MLP_ENTRIES):
         value = (*value[:_MLP_ENTRIES_AT], *_MLP_ENTRIES, *value[_MLP_ENTRIES_AT:])

@@ -24,7 +24,7 @@ from .models import (
     PCAPathAutoencoder,
     VariationalAutoencoder,
 )
-from .priors import LabelGaussianPrior
+from .priors import LabelGaussianPrior, VampPrior
 
 
 def _probe(module: nn.Module, n_in: int) -> torch.Tensor:
@@ -127,14 +127,17 @@ def build_vae(
     likelihood: str,
     n_classes: int = 0,
     prior: str = "normal",
+    n_pseudo_inputs: int = 500,
 ) -> VariationalAutoencoder:
     """VAE of ``builder``'s pair; the mean and log-variance heads follow the trunk.
 
     A multinomial VAE's trunk sees each row at unit L2 norm (:class:`UnitNorm`).
     With ``n_classes``, a :class:`ConditionalVAE` whose decoder is the
     builder's for ``n_components + n_classes`` inputs. ``prior`` is one of
-    :data:`skae._nn.priors.PRIORS`: N(0, I), or (``"class"``, conditional
-    only) a Gaussian for each class that the estimator fits to the codes.
+    :data:`skae._nn.priors.PRIORS`: N(0, I), (``"class"``, conditional
+    only) a Gaussian for each class that the estimator fits to the codes,
+    or (``"vamp"``, unconditional only) the VampPrior with
+    ``n_pseudo_inputs`` pseudo-inputs.
     """
     trunk, n_hidden, decoder = encoder_decoder(
         builder, n_features, n_components + n_classes
@@ -145,6 +148,8 @@ def build_vae(
     lik_module = lik(n_features) if lik is GaussianLikelihood else lik()
     if prior == "class" and not n_classes:
         raise ValueError("prior='class' needs labels: a conditional VAE.")
+    if prior == "vamp" and n_classes:
+        raise ValueError("prior='vamp' is for a VAE without labels.")
     if n_classes:
         lik_module = DataColumns(lik_module, n_features)
         p_z = None
@@ -153,7 +158,10 @@ def build_vae(
         return ConditionalVAE(
             trunk, n_hidden, n_components, decoder, lik_module, n_classes, p_z
         )
-    return VariationalAutoencoder(trunk, n_hidden, n_components, decoder, lik_module)
+    p_z = VampPrior(n_pseudo_inputs, n_features) if prior == "vamp" else None
+    return VariationalAutoencoder(
+        trunk, n_hidden, n_components, decoder, lik_module, p_z
+    )
 
 
 def meta_copy(module: nn.Module) -> nn.Module:

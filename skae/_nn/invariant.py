@@ -21,11 +21,16 @@ INNER_CHUNK = 512
 
 
 def split_inner(
-    weight: torch.Tensor, multiple: int = PAD_MULTIPLE, chunk: int = INNER_CHUNK
+    weight: torch.Tensor,
+    multiple: int = PAD_MULTIPLE,
+    chunk: int = INNER_CHUNK,
+    detach: bool = True,
 ) -> tuple[torch.Tensor, ...]:
     """``weight`` (out x in) cut along its inner dimension into chunks of at most
-    ``chunk`` columns, the last zero-padded to a multiple of ``multiple``."""
-    weight = weight.detach()
+    ``chunk`` columns, the last zero-padded to a multiple of ``multiple``
+    (detached from autograd unless ``detach`` is false)."""
+    if detach:
+        weight = weight.detach()
     weight = nn.functional.pad(weight, (0, -weight.shape[1] % multiple))
     return tuple(
         weight[:, start : start + chunk].contiguous()

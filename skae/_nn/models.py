@@ -113,7 +113,8 @@ class VariationalAutoencoder(nn.Module):
     """VAE with a diagonal Gaussian posterior q(z|x) and a prior p(z).
 
     The prior is N(0, I) unless ``prior`` gives another module of
-    :mod:`skae._nn.priors`.
+    :mod:`skae._nn.priors`; one with a ``bind`` method (the VampPrior) is
+    bound to this model's encoder.
 
     The posterior log-variance is clipped to +-``max_abs_log_var`` (standard
     deviations from 3e-7 to 3e6, far outside what a fit reaches), so that
@@ -139,6 +140,8 @@ class VariationalAutoencoder(nn.Module):
         self.decoder = decoder
         self.likelihood = likelihood
         self.prior = StandardNormalPrior() if prior is None else prior
+        if hasattr(self.prior, "bind"):  # a prior made of the encoder's posteriors
+            self.prior.bind(self.encode)
 
     def encode(
         self,
@@ -206,12 +209,14 @@ class VariationalAutoencoder(nn.Module):
         x: torch.Tensor,
         generator: torch.Generator | None = None,
         corrupt: Callable | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Decoder output for one posterior draw, the posterior's moments, the draw."""
         mu, log_var = self.encode(x, corrupt, generator)
         eps = torch.randn(
             mu.shape, generator=generator, dtype=mu.dtype, device=mu.device
         )
-        return self.decode(self.reparameterize(mu, log_var, eps), x), mu, log_var
+        z = self.reparameterize(mu, log_var, eps)
+        return self.decode(z, x), mu, log_var, z
 
 
 class DataColumns(nn.Module):

@@ -65,9 +65,10 @@ class NegativeELBO:
     """Negative evidence lower bound: -E_q[log p(x|z)] + beta * KL(q(z|x) || p(z)).
 
     One reparameterised sample of z per data point and the KL term in closed
-    form. ``beta=1`` is the VAE bound; other values give the beta-VAE
-    objective. ``kl_weight`` (a 0-d tensor, 1 by default) multiplies
-    ``beta``: a schedule fills it in place for KL warm-up. With ``corrupt``
+    form (estimated from the same draw for a prior without one). ``beta=1``
+    is the VAE bound; other values give the beta-VAE objective.
+    ``kl_weight`` (a 0-d tensor, 1 by default) multiplies ``beta``: a
+    schedule fills it in place for KL warm-up. With ``corrupt``
     the encoder sees ``corrupt(x, generator)`` and the likelihood scores the
     clean ``x``; with ``resample`` each training batch is first replaced by
     ``resample(x, generator)`` (see :func:`training_target`).
@@ -94,11 +95,11 @@ class NegativeELBO:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The per-sample losses and the posterior means of the rows."""
         x = training_target(model, x, generator, self.resample)
-        out, mu, log_var = model(x, generator, self.corrupt)
+        out, mu, log_var, z = model(x, generator, self.corrupt)
         nll = -model.likelihood.log_prob(x, out)
         # kl_weight stays a 0-d CPU tensor: torch reads it as a scalar on any
         # device, with no copy to the device per step.
-        kl = model.prior.kl(mu, log_var, x)
+        kl = model.prior.kl(mu, log_var, x, z)
         return nll + (self.beta * self.kl_weight) * kl, mu
 
 
@@ -192,7 +193,7 @@ def elbo_common_noise(
     x_rep = x.repeat_interleave(eps.shape[0], dim=0)
     out = model.decode(z.reshape(-1, z.shape[-1]), x_rep)
     log_px = model.likelihood.log_prob(x_rep, out).reshape(x.shape[0], -1)
-    return log_px.mean(1) - model.prior.kl(mu, log_var, x)
+    return log_px.mean(1) - model.prior.kl(mu, log_var, x, z.transpose(0, 1))
 
 
 def importance_weighted_log_likelihood(
