@@ -610,6 +610,17 @@ class ConditionalVAETransformer(_LabelsMixin, VAETransformer):
     def recommend(self, X, n_items=10, *, exclude_seen=True):
         """Not available for the conditional model.
 
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Unused.
+
+        n_items : int, default=10
+            Unused.
+
+        exclude_seen : bool, default=True
+            Unused.
+
         Raises
         ------
         NotImplementedError

@@ -92,6 +92,33 @@ class VAETransformer(_PosteriorMixin, _BaseAutoencoder):
         made the Gaussian VAE diverge on MNIST); ``(600,)`` for
         ``likelihood="multinomial"`` (see Notes).
 
+    activation : {"relu", "tanh", "logistic", "identity", "elu", "gelu", \
+            "silu"} or "auto", default="auto"
+        Activation between layers (dense and convolutional). "auto" is
+        "silu" ("tanh" for ``likelihood="multinomial"``).
+
+    architecture : {"mlp", "conv"} or callable, default="mlp"
+        The network. "mlp" is a multilayer perceptron of ``hidden_layer_sizes``
+        (:func:`skae.architectures.mlp`). "conv" treats each row as an image of
+        ``image_shape`` (flattened in channels, height, width order) with a
+        convolutional encoder and a transposed-convolutional decoder,
+        ``hidden_layer_sizes`` being the dense layers between them
+        (:func:`skae.architectures.conv`, with channels (32, 64)). A callable
+        ``builder(n_features, n_components)`` returns ``(encoder, decoder)``,
+        two ``torch.nn.Module``: the encoder maps ``(batch, n_features)`` to
+        features of any width, to which the posterior mean and log-variance
+        heads are appended, the decoder maps ``(batch, n_components)`` to
+        ``(batch, n_features)`` (the mean for the Gaussian likelihood, the
+        logits for the others); ``hidden_layer_sizes``, ``activation`` and
+        ``image_shape`` are then unused. Use a module-level function or a
+        :func:`functools.partial` of one, e.g.
+        ``partial(skae.architectures.conv, image_shape=(28, 28), channels=(64,
+        128))``: these clone, pickle and run in parallel grid searches (a lambda
+        does not pickle), but :func:`skae.save` cannot store them (pickle or
+        joblib the estimator instead).
+
+    {image_shape}
+
     likelihood : {"gaussian", "bernoulli", "multinomial"}, default="gaussian"
         Distribution of the data given the code. "gaussian" has a learned
         per-feature scale; "bernoulli" needs data in [0, 1] (e.g. pixel
@@ -163,33 +190,6 @@ class VAETransformer(_PosteriorMixin, _BaseAutoencoder):
         data; a corruption is applied to the draw. The validation loss
         (``early_stopping``) and every other method see the data as given.
         Requires the identity internal scaling, which "bernoulli" implies.
-
-    activation : {"relu", "tanh", "logistic", "identity", "elu", "gelu", \
-            "silu"} or "auto", default="auto"
-        Activation between layers (dense and convolutional). "auto" is
-        "silu" ("tanh" for ``likelihood="multinomial"``).
-
-    architecture : {"mlp", "conv"} or callable, default="mlp"
-        The network. "mlp" is a multilayer perceptron of ``hidden_layer_sizes``
-        (:func:`skae.architectures.mlp`). "conv" treats each row as an image of
-        ``image_shape`` (flattened in channels, height, width order) with a
-        convolutional encoder and a transposed-convolutional decoder,
-        ``hidden_layer_sizes`` being the dense layers between them
-        (:func:`skae.architectures.conv`, with channels (32, 64)). A callable
-        ``builder(n_features, n_components)`` returns ``(encoder, decoder)``,
-        two ``torch.nn.Module``: the encoder maps ``(batch, n_features)`` to
-        features of any width, to which the posterior mean and log-variance
-        heads are appended, the decoder maps ``(batch, n_components)`` to
-        ``(batch, n_features)`` (the mean for the Gaussian likelihood, the
-        logits for the others); ``hidden_layer_sizes``, ``activation`` and
-        ``image_shape`` are then unused. Use a module-level function or a
-        :func:`functools.partial` of one, e.g.
-        ``partial(skae.architectures.conv, image_shape=(28, 28), channels=(64,
-        128))``: these clone, pickle and run in parallel grid searches (a lambda
-        does not pickle), but :func:`skae.save` cannot store them (pickle or
-        joblib the estimator instead).
-
-    {image_shape}
 
     scaling : {"auto", "global", "standard"} or None, default="auto"
         Internal scaling of the input. "auto" means "global" for the
