@@ -572,7 +572,13 @@ def report(results: dict, out: Path, settings: str) -> None:
                 "other). On the 2-core CPU a K=5 epoch takes about 16 s and an "
                 "ELBO epoch about 9 s: within 30 minutes of fitting, IWAE "
                 "reaches the ELBO's level (about -86), 1.3 nats from Burda et "
-                "al.'s k=50 figure, which took 3280 epochs.",
+                "al.'s k=50 figure, which took 3280 epochs. The VampPrior "
+                'row (`prior="vamp"`, 500 pseudo-inputs, the ELBO\'s setting '
+                "otherwise) learns the prior with the networks: -84.54 against "
+                "N(0, I)'s -85.99 with the same budget, above Burda et al.'s "
+                "IWAE (-84.78). Its epoch costs 1.6 times N(0, I)'s (12.6 s "
+                "against 7.7 s, measured side by side); its fit time was "
+                "measured while tests shared the CPU.",
                 "",
                 script_report("sweep_vae.py", *runs),
                 "",
