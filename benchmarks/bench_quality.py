@@ -686,7 +686,19 @@ def report(results: dict, out: Path, settings: str) -> None:
             "![test error against fitting seconds](_static/quality_error_vs_time.png)"
         )
         lines += [figure, ""]
+    kept = defaults_block(out)
+    if kept:  # the section sweep_defaults.py --page wrote, under the title
+        lines[2:2] = [kept, ""]
     out.write_text("\n".join(lines))
+
+
+def defaults_block(page: Path) -> str | None:
+    """The defaults' section of ``page`` (``sweep_defaults.py --page``), if any."""
+    text = page.read_text() if page.exists() else ""
+    begin, end = "<!-- defaults: begin -->", "<!-- defaults: end -->"
+    if begin not in text or end not in text:
+        return None
+    return text[text.index(begin) : text.index(end) + len(end)]
 
 
 def main() -> None:

@@ -123,6 +123,19 @@ def test_bench_quality_quick(tmp_path):
 
 
 @pytest.mark.slow
+def test_bench_quality_report_regenerates_the_stored_page(tmp_path):
+    """The page from the stored results, the defaults' section
+    (sweep_defaults.py --page) kept where it was."""
+    pytest.importorskip("matplotlib")
+    stored = ROOT / "docs" / "quality.md"
+    page = tmp_path / "quality.md"
+    page.write_text(stored.read_text())
+    run_benchmark("bench_quality.py", "--report", "--output", page, timeout=300)
+    assert "<!-- defaults: begin -->" in page.read_text()
+    assert page.read_text() == stored.read_text()
+
+
+@pytest.mark.slow
 @pytest.mark.skipif(not SHARED.exists(), reason="shared MNIST copy not present")
 def test_sweep_mlp_quick(tmp_path):
     pytest.importorskip("matplotlib")
