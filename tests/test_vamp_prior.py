@@ -235,3 +235,33 @@ def test_files_from_before_the_vamp_prior_load_as_they_were(digits, tmp_path):
         np.testing.assert_array_equal(
             loaded.score_samples(digits[:20]), vae.score_samples(digits[:20])
         )
+
+
+def test_traverse_starts_at_the_mean_of_the_prior(fitted, digits):
+    with torch.no_grad():
+        mean, _ = fitted.module_.prior.components()
+    origin = mean.double().numpy().mean(0)
+    values = [-1.0, 0.5]
+    codes = np.repeat(origin[None], 2, axis=0)
+    codes[:, 1] = values
+    np.testing.assert_allclose(
+        fitted.traverse(dims=[1], values=values)[0],
+        fitted.inverse_transform(codes),
+        rtol=1e-6,
+        atol=1e-6,
+    )
+    y = np.arange(300) % 3
+    for prior in ("class", "normal"):
+        cvae = ConditionalVAETransformer(
+            2, prior=prior, hidden_layer_sizes=(16,), max_iter=3, random_state=0
+        ).fit(digits[:300], y)
+        means = cvae.module_.prior.mean.double().numpy() if prior == "class" else 0
+        origin = (cvae.class_prior_ @ means) if prior == "class" else np.zeros(2)
+        codes = np.stack([origin, origin])
+        codes[:, 0] = values
+        np.testing.assert_allclose(
+            cvae.traverse(dims=[0], values=values)[0],
+            cvae.inverse_transform(codes),
+            rtol=1e-6,
+            atol=1e-6,
+        )

@@ -322,6 +322,13 @@ class ConditionalVAETransformer(_LabelsMixin, VAETransformer):
         return self.n_components_ + len(self.classes_)
 
     # -------------------------------------------------------------- inference
+    def _mode_weights(self) -> np.ndarray:
+        """The classes' weights, their training frequencies ``class_prior_``
+        (one mode for N(0, I))."""
+        if self.module_.prior.n_modes == 1:
+            return super()._mode_weights()
+        return self.class_prior_
+
     def class_posterior(self, X):
         """The weights q(y|x) of each class for each sample.
 

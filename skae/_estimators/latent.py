@@ -144,9 +144,11 @@ class _LatentMixin:
         Parameters
         ----------
         x : array-like of shape (n_features,) or (1, n_features), default=None
-            The sample whose code is traversed. None starts from the origin
-            of the latent space for :class:`~skae.VAETransformer` (the mean
-            of its prior) and from the mean code of the training data for
+            The sample whose code is traversed. None starts from the mean
+            of the prior for :class:`~skae.VAETransformer` (0 for N(0, I);
+            the mean of the VampPrior's components; for the conditional
+            VAE, its classes' means weighted by ``class_prior_``) and from
+            the mean code of the training data for
             :class:`~skae.AutoencoderTransformer` (the mean of
             ``latent_density_``, fitted on the codes of up to 2000 training
             rows).

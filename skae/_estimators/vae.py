@@ -686,7 +686,26 @@ class VAETransformer(_PosteriorMixin, _BaseAutoencoder):
         return codes.cpu().numpy()
 
     def _latent_origin(self) -> np.ndarray:
-        return np.zeros(self.n_components_)
+        """The prior's mean: its modes' centres weighted as the prior weighs them."""
+        return self._mode_weights() @ self._mode_centres()
+
+    def _mode_weights(self) -> np.ndarray:
+        """The prior's weight of each mode (component): uniform."""
+        n_modes = self.module_.prior.n_modes
+        return np.full(n_modes, 1.0 / n_modes)
+
+    def _mode_centres(self) -> np.ndarray:
+        """The code at the centre of each mode of the prior, in float64.
+
+        0 for N(0, I), each component's mean for the VampPrior, each
+        class's mean for the conditional VAE's Gaussians.
+        """
+        prior = self._inference_module(torch.float64).prior
+        shape = (prior.n_modes, self.n_components_)
+        eps = torch.zeros(shape, dtype=torch.float64, device=self._device())
+        with torch.no_grad():
+            centres = prior.draw_of(eps, torch.arange(prior.n_modes))
+        return centres.cpu().numpy()
 
 
 if VAETransformer.__doc__ and AutoencoderTransformer.__doc__:  # not under -OO
