@@ -150,7 +150,7 @@ def test_sweep_mlp_quick(tmp_path):
     assert 0.1 < rows[1]["knn"] <= 1 and 0.1 < rows[1]["logreg"] <= 1
     assert all("torch" in r["device"] for r in rows)
     table = run_benchmark("sweep_mlp.py", "--report", out).stdout
-    assert len(table.strip().splitlines()) == 2 + 3  # header, rule, three variants
+    assert len(table.strip().splitlines()) == 2 + 2  # header, rule, two variants
 
 
 def test_sweep_mlp_report_of_the_published_run():
