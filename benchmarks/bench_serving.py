@@ -100,9 +100,14 @@ def requests(n_requests: int, seed: int = 0) -> list[tuple[str, np.ndarray]]:
     return out
 
 
-def throughput(n_requests: int, threads: tuple[int, ...], max_iter: int) -> list[dict]:
-    """Calls per second from each number of threads, answers checked."""
+def throughput(
+    n_requests: int, threads: tuple[int, ...], max_iter: int, intra_op: tuple[int, ...]
+) -> list[dict]:
+    """Calls per second from each number of request threads, answers checked,
+    with torch's intra-op threads at each of ``intra_op`` (0: as the machine
+    sets them, the process's cores)."""
     X = load_digits().data
+    default_threads = torch.get_num_threads()
     results = []
     for Est in (AutoencoderTransformer, VAETransformer):
         params = former(Est, len(X), max_iter=max_iter, random_state=0, device="cpu")
@@ -115,23 +120,30 @@ def throughput(n_requests: int, threads: tuple[int, ...], max_iter: int) -> list
                 return model.score_samples(rows)
             return model.transform(rows)
 
-        expected = [answer(r) for r in work]
-        for n_threads in threads:
-            with ThreadPoolExecutor(n_threads) as pool:
-                start = time.perf_counter()
-                got = list(pool.map(answer, work))
-                seconds = time.perf_counter() - start
-            identical = all(
-                np.array_equal(a, b) for a, b in zip(got, expected, strict=True)
-            )
-            results.append(
-                dict(
-                    model=Est.__name__,
-                    threads=n_threads,
-                    calls_per_s=len(work) / seconds,
-                    identical=identical,
-                )
-            )
+        for intra in intra_op:
+            # What a server sets once at start-up (docs/user_guide.rst, Serving).
+            torch.set_num_threads(intra or default_threads)
+            try:
+                expected = [answer(r) for r in work]
+                for n_threads in threads:
+                    with ThreadPoolExecutor(n_threads) as pool:
+                        start = time.perf_counter()
+                        got = list(pool.map(answer, work))
+                        seconds = time.perf_counter() - start
+                    identical = all(
+                        np.array_equal(a, b) for a, b in zip(got, expected, strict=True)
+                    )
+                    results.append(
+                        dict(
+                            model=Est.__name__,
+                            intra_op=torch.get_num_threads(),
+                            threads=n_threads,
+                            calls_per_s=len(work) / seconds,
+                            identical=identical,
+                        )
+                    )
+            finally:
+                torch.set_num_threads(default_threads)
     return results
 
 
@@ -166,15 +178,19 @@ def page(latencies: list[dict], rates: list[dict], meta: dict) -> str:
         f"Requests of 1 to 64 digits rows ({meta['n_requests']} calls: 87 % "
         "`transform`, 13 % `score_samples`) on one fitted 8-D model, from a "
         "pool of threads; every answer compared bit for bit with the "
-        "single-threaded one:",
+        "single-threaded one with the same torch threads. "
+        "*torch threads* is `torch.get_num_threads()` during the run: the "
+        "machine's default, or 1 as a server of many request threads sets it "
+        "once at start-up (the user guide's *Serving*):",
         "",
-        "| model | threads | calls per second | answers identical |",
-        "|---|---:|---:|---|",
+        "| model | torch threads | request threads | calls per second "
+        "| answers identical |",
+        "|---|---:|---:|---:|---|",
     ]
     for row in rates:
         lines.append(
-            f"| {row['model']} | {row['threads']} | {row['calls_per_s']:.0f} | "
-            f"{'yes' if row['identical'] else 'NO'} |"
+            f"| {row['model']} | {row['intra_op']} | {row['threads']} | "
+            f"{row['calls_per_s']:.0f} | {'yes' if row['identical'] else 'NO'} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -191,7 +207,8 @@ def main(argv=None) -> None:
     max_iter = 1 if args.quick else 2
     n_fit = 500 if args.quick else 5000
     latencies = latency(n_fit, max_iter, calls)
-    rates = throughput(n_requests, threads, max_iter)
+    intra_op = (0, 1) if torch.get_num_threads() > 1 else (0,)
+    rates = throughput(n_requests, threads, max_iter, intra_op)
     meta = dict(
         machine=f"{platform.machine()}, {torch.get_num_threads()} threads",
         torch=torch.__version__.split("+")[0],

@@ -9,17 +9,19 @@ tell these sizes apart:
 
 * a row's position in a tile does not matter once the inner dimension of
   a product is a multiple of 16 (MKL's kernels treat rows alike then);
-* the number of rows does not matter from :data:`MIN_TILE` rows on once the
-  inner dimension is at most 512 (below that MKL switches to small-matrix
-  kernels, whose threshold grows with the inner dimension and the thread
-  count); wider products are summed chunk by chunk
+* the number of rows does not matter once the inner dimension is at most
+  512 and the tile is not too small (below a few rows MKL switches to
+  small-matrix kernels, whose threshold grows with the inner dimension and
+  the thread count); wider products are summed chunk by chunk
   (:class:`skae._nn.invariant.ChunkedLinear`).
 
 A :class:`TilePlan` checks this on the fitted model once, on a random probe,
-for the operation, the device and the thread count at hand: a call of a few
-rows then runs on a small tile (fast single-row calls), a large call on tiles
-of the largest size. Where the check fails (another BLAS, a GPU), every tile
-has the largest size, as before. That size is as many rows as fit a memory
+for the operation, the device and the thread count at hand: tile sizes
+halve from the largest down to the smallest that still gives every row the
+largest tile's result, so a call of a few rows runs on a tile of a few rows
+(fast single-row calls) and a large call on tiles of the largest size.
+Where even the next size down fails (another BLAS, a GPU), every tile
+has the largest size. That size is as many rows as fit a memory
 budget (given the bytes one row takes inside the computation), at most
 :data:`CPU_TILE` (or :data:`CUDA_TILE`) rows, at least one. Rows are copied
 into a tile buffer tile by tile, so no copy of the whole input is ever made.
@@ -40,7 +42,11 @@ CUDA_TILE = 8192
 CPU_TILE_BYTES = 64 * 2**20
 CUDA_TILE_BYTES = 1024 * 2**20
 
-MIN_TILE = 16
+# The smallest tile a plan tries (MKL on x86 gives 4-row tiles the
+# results of large ones, not 1- or 2-row tiles).
+MIN_TILE = 1
+# Probe rows compared at each smaller tile size (see plan_tiles).
+CHECKED_ROWS = 64
 
 Prepare = Callable[[torch.Tensor, torch.Tensor], object]
 
@@ -61,8 +67,8 @@ class TilePlan:
     """Tile sizes of one operation of one fitted model: ``sizes``, ascending.
 
     The largest size holds as many rows as the memory budget allows; the
-    smaller ones (a ladder from :data:`MIN_TILE`, each twice the last)
-    give the same result for every row (see :func:`plan_tiles`), so a call
+    smaller ones (a ladder, each twice the last) give the same result for
+    every row (see :func:`plan_tiles`), so a call
     of ``n`` rows runs on tiles of the largest size and its last (or only)
     tile on the smallest size that holds the rest.
     """
@@ -99,27 +105,34 @@ def plan_tiles(
     """The tiles ``fn`` may run on, checked on a random probe of ``n_in`` columns.
 
     ``fn`` maps a tile to results row by row (as :func:`map_tiles` calls
-    it). Each smaller size of :func:`tile_ladder` is kept only if ``fn``
-    gives every row of a probe tile of that size, at its start and at its
-    end, exactly (bit for bit) the result of the largest tile; otherwise
-    the plan has the largest size alone. The probe is drawn from a fixed
-    seed: no global random state is used.
+    it). The smaller sizes of :func:`tile_ladder`, from the largest down,
+    are kept while ``fn`` gives every row of the probe's first
+    :data:`CHECKED_ROWS` rows (at least two tiles), run tile by tile, and
+    of its last tile exactly (bit for bit) the result of the largest tile;
+    the first size that fails ends the ladder (the plan may hold the
+    largest size alone). The probe is drawn from a fixed seed: no global
+    random state is used.
     """
     sizes = tile_ladder(largest)
     if len(sizes) == 1:
         return TilePlan(sizes)
     generator = torch.Generator().manual_seed(0)
     probe = torch.randn((largest, n_in), generator=generator, dtype=compute_dtype)
+    kept = [largest]
     with torch.inference_mode():
         reference = fn(probe.clone().to(device)).cpu()
-        for size in sizes[:-1]:
-            for start in (0, largest - size):
+        for size in reversed(sizes[:-1]):
+            # Every row of the probe's first CHECKED_ROWS (at least two tiles)
+            # and its last tile: a few rows may agree by chance.
+            starts = {*range(0, max(CHECKED_ROWS, 2 * size), size), largest - size}
+            for start in sorted(s for s in starts if s + size <= largest):
                 tile = probe[start : start + size].clone().to(device)
                 result = fn(tile).cpu()
                 expected = reference[start : start + size]
                 if not torch.allclose(result, expected, rtol=0, atol=0, equal_nan=True):
-                    return TilePlan((largest,))
-    return TilePlan(sizes)
+                    return TilePlan(tuple(reversed(kept)))
+            kept.append(size)
+    return TilePlan(tuple(reversed(kept)))
 
 
 def _tile_reader(X, rows: int) -> Callable[[int, int], torch.Tensor]:

@@ -473,7 +473,12 @@ class AutoencoderTransformer(_BaseAutoencoder):
         return SquaredError(corrupt)
 
     def _score(self, module: torch.nn.Module, xs: torch.Tensor) -> torch.Tensor:
-        scale = torch.tensor(np.asarray(self.scale_), dtype=xs.dtype, device=xs.device)
+        scale = self._memo().get(
+            ("scale", xs.dtype, xs.device),
+            lambda: torch.tensor(
+                np.asarray(self.scale_), dtype=xs.dtype, device=xs.device
+            ),
+        )
         error = (module(xs) - xs) * scale
         return -error.square().sum(1)
 

@@ -16,7 +16,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from .._data.scaling import Standardizer
-from .._data.tiles import TilePlan, map_tiles, plan_tiles, tile_size
+from .._data.tiles import map_tiles, plan_tiles, tile_size
 from .._nn.builders import activation_elements
 from .._nn.invariant import batch_invariant
 from .checks import (
@@ -76,8 +76,13 @@ class _InferenceMixin(TransformerMixin):
             and not (X.dtype.kind == "f" and not np.isfinite(X).all())
         )
 
+    def __sklearn_is_fitted__(self) -> bool:
+        # What check_is_fitted asks on every call, without scanning vars():
+        # module_ is set by a fit that succeeded, with the other attributes.
+        return hasattr(self, "module_")
+
     def _device(self) -> torch.device:
-        return _module_device(self.module_)
+        return self._memo().get("device", lambda: _module_device(self.module_))
 
     def _memo(self) -> ModelMemo:
         """What inference computes once per fitted model (:func:`model_memo`)."""
@@ -89,9 +94,9 @@ class _InferenceMixin(TransformerMixin):
             "standardizer", lambda: Standardizer(self.mean_, self.scale_)
         )
 
-    def _row_standardizer(self) -> Standardizer:
+    def _row_standardizer(self, memo: ModelMemo | None = None) -> Standardizer:
         """The fitted scaling of the rows the module reads (see ``_row_scaling``)."""
-        return self._memo().get(
+        return (memo or self._memo()).get(
             "row_standardizer",
             lambda: Standardizer(*self._row_scaling(self.mean_, self.scale_)),
         )
@@ -163,16 +168,30 @@ class _InferenceMixin(TransformerMixin):
         (``scaled``) or as they are (codes, raw rows).
 
         ``op`` names what ``fn`` computes (with everything ``fn`` depends on
-        besides the fitted model) so that its :class:`TilePlan` is checked
-        once (:func:`skae._data.tiles.plan_tiles`); None runs every tile at
+        besides the fitted model) so that its
+        :class:`~skae._data.tiles.TilePlan` is checked
+        once per model, device and thread count
+        (:func:`skae._data.tiles.plan_tiles`); None runs every tile at
         the largest size (for ``fn`` whose results depend on the tiles, such
         as random draws taken tile by tile).
         """
-        prepare = self._row_standardizer().scale_into if scaled else None
-        device = self._device()
+        memo = self._memo()  # once per call: it checks the weights' versions
+        prepare = self._row_standardizer(memo).scale_into if scaled else None
+        device = memo.get("device", lambda: _module_device(self.module_))
         plan = None
         if op is not None:
-            plan = self._tile_plan(op, fn, X.shape[1], row_bytes, compute_dtype)
+            largest = tile_size(device, row_bytes)
+            key = (
+                "plan",
+                op,
+                X.shape[1],
+                compute_dtype,
+                largest,
+                torch.get_num_threads(),
+            )
+            plan = memo.get(
+                key, lambda: plan_tiles(fn, X.shape[1], device, largest, compute_dtype)
+            )
         return map_tiles(
             fn,
             X,
@@ -184,17 +203,6 @@ class _InferenceMixin(TransformerMixin):
             prepare=prepare,
             finish=finish,
             plan=plan,
-        )
-
-    def _tile_plan(
-        self, op: Hashable, fn, n_in: int, row_bytes: int, compute_dtype: torch.dtype
-    ) -> TilePlan:
-        """The tiles of ``op``, checked once per model, device and thread count."""
-        device = self._device()
-        largest = tile_size(device, row_bytes)
-        key = ("plan", op, n_in, compute_dtype, largest, torch.get_num_threads())
-        return self._memo().get(
-            key, lambda: plan_tiles(fn, n_in, device, largest, compute_dtype)
         )
 
     def _decode_to(self, Z: np.ndarray, dtype) -> np.ndarray:

@@ -660,14 +660,21 @@ class VAETransformer(_PosteriorMixin, _BaseAutoencoder):
             )
 
     def _score(self, module: torch.nn.Module, xs: torch.Tensor) -> torch.Tensor:
+        eps, log_det = self._memo().get(
+            ("score_noise", xs.dtype, xs.device), lambda: self._score_noise(xs)
+        )
+        return elbo_common_noise(module, xs, eps) - log_det
+
+    def _score_noise(self, xs: torch.Tensor) -> tuple[torch.Tensor, float]:
+        """The draws every row's score shares (from seed 0) and log|det| of the
+        scaling: what ``_score`` needs besides the rows, for ``xs``'s dtype."""
         generator = torch.Generator().manual_seed(0)
         eps = torch.randn(
             (self._n_score_draws, self.n_components_),
             generator=generator,
             dtype=xs.dtype,
         )
-        elbo = elbo_common_noise(module, xs, eps.to(xs.device))
-        return elbo - float(np.log(self.scale_).sum())
+        return eps.to(xs.device), float(np.log(self.scale_).sum())
 
     def _prior_elements(self) -> int:
         return self.module_.prior.elements_per_code
