@@ -142,3 +142,40 @@ def test_bench_serving_quick(tmp_path):
     settings = 1 if torch.get_num_threads() == 1 else 2
     assert "| NO |" not in text and text.count("| yes |") == 4 * settings
     assert "/work" not in text and "/root" not in text
+
+
+@pytest.mark.parametrize("layer", [torch.nn.SiLU(), torch.nn.Sigmoid(), torch.nn.ELU()])
+def test_inference_activations_give_an_element_the_same_bits_anywhere(layer):
+    # torch's own kernels compute the last elements of a tensor with a scalar
+    # formula: a row of 500 units in a 4-row tile could differ from the same
+    # row in a large tile. The inference copies must not, and must stay
+    # within a few ulps of torch's.
+    from skae._nn.invariant import batch_invariant
+
+    inference = batch_invariant(torch.nn.Sequential(layer))
+    assert type(inference[0]) is not type(layer)
+    x = torch.randn(1024, 500, generator=torch.Generator().manual_seed(0)) * 5
+    large = inference(x.clone())
+    for size in (1, 2, 3, 4, 8, 100):
+        for start in range(0, 1024 - size, 97):
+            small = inference(x[start : start + size].clone())
+            assert torch.equal(small, large[start : start + size])
+    torch.testing.assert_close(large, layer(x.clone()), rtol=5e-7, atol=1e-30)
+
+
+def test_small_score_calls_where_the_scores_own_probe_is_blind():
+    # The score of a random probe row is dominated by terms so large that a
+    # changed bit of the encoder's 1- and 2-row products vanished in it, so
+    # its own plan let 1-row tiles through, and 9 of these 200 one-row calls
+    # differed from the large call. Every matrix product is now checked on
+    # its own first.
+    rng = np.random.RandomState(0)
+    X = rng.standard_normal((400, 64)).astype(np.float32)
+    X *= rng.uniform(0.1, 5, size=64).astype(np.float32)
+    est = VAETransformer(30, **{**FAST, "hidden_layer_sizes": (1000, 500)})
+    est.set_params(batch_size=64).fit(X[:200])
+    scores = est.score_samples(X[200:])
+    for i in range(200):
+        np.testing.assert_array_equal(
+            est.score_samples(X[200 + i : 201 + i]), scores[i]
+        )

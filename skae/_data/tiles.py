@@ -101,6 +101,7 @@ def plan_tiles(
     device: torch.device,
     largest: int,
     compute_dtype: torch.dtype = torch.float32,
+    smallest: int = MIN_TILE,
 ) -> TilePlan:
     """The tiles ``fn`` may run on, checked on a random probe of ``n_in`` columns.
 
@@ -110,10 +111,10 @@ def plan_tiles(
     :data:`CHECKED_ROWS` rows (at least two tiles), run tile by tile, and
     of its last tile exactly (bit for bit) the result of the largest tile;
     the first size that fails ends the ladder (the plan may hold the
-    largest size alone). The probe is drawn from a fixed seed: no global
-    random state is used.
+    largest size alone). Sizes below ``smallest`` are not tried. The probe
+    is drawn from a fixed seed: no global random state is used.
     """
-    sizes = tile_ladder(largest)
+    sizes = tuple(size for size in tile_ladder(largest) if size >= smallest)
     if len(sizes) == 1:
         return TilePlan(sizes)
     generator = torch.Generator().manual_seed(0)

@@ -16,9 +16,9 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from .._data.scaling import Standardizer
-from .._data.tiles import map_tiles, plan_tiles, tile_size
+from .._data.tiles import MIN_TILE, map_tiles, plan_tiles, tile_size
 from .._nn.builders import activation_elements
-from .._nn.invariant import batch_invariant
+from .._nn.invariant import batch_invariant, products
 from .checks import (
     _PLAIN_DTYPES,
     INPUT_DTYPES,
@@ -189,8 +189,15 @@ class _InferenceMixin(TransformerMixin):
                 largest,
                 torch.get_num_threads(),
             )
+            floor_key = ("floor", compute_dtype, largest, torch.get_num_threads())
+            smallest = memo.get(
+                floor_key, lambda: self._product_floor(device, largest, compute_dtype)
+            )
             plan = memo.get(
-                key, lambda: plan_tiles(fn, X.shape[1], device, largest, compute_dtype)
+                key,
+                lambda: plan_tiles(
+                    fn, X.shape[1], device, largest, compute_dtype, smallest
+                ),
             )
         return map_tiles(
             fn,
@@ -204,6 +211,23 @@ class _InferenceMixin(TransformerMixin):
             finish=finish,
             plan=plan,
         )
+
+    def _product_floor(
+        self, device: torch.device, largest: int, dtype: torch.dtype
+    ) -> int:
+        """The smallest tile every matrix product of the inference module may
+        run on: the largest of their plans' smallest sizes.
+
+        Each product is checked on its own (:func:`skae._nn.invariant.products`):
+        what an operation returns (a score summed over many terms, the top
+        items) can hide a changed bit that a later call would show.
+        """
+        module = self._inference_module(dtype)
+        smallest = MIN_TILE
+        for product, width in products(module):
+            plan = plan_tiles(product, width, device, largest, dtype, smallest)
+            smallest = plan.sizes[0]
+        return smallest
 
     def _decode_to(self, Z: np.ndarray, dtype) -> np.ndarray:
         """Decode codes ``Z`` into the caller's units (unscaled in float64)."""

@@ -6,12 +6,23 @@ dimension is a multiple of :data:`PAD_MULTIPLE`, and on the number of rows
 below a threshold that grows with the inner dimension (and the thread
 count) unless the inner dimension is at most :data:`INNER_CHUNK`. Inference
 therefore pads inner dimensions and sums wide products chunk by chunk.
-Training never uses these: its products stay as they are.
+
+Element-wise activations have the same hazard: torch's sigmoid, SiLU and ELU
+kernels compute the last few elements of a tensor (fewer than a vector's
+worth, and where threads split it) with a scalar formula whose bits can
+differ from the vectorized one, so an element's result depends on where it
+sits, hence on the number of rows. Inference computes them from ``exp`` and
+``expm1`` (whose kernels treat every element alike) and exact arithmetic
+(:class:`InvariantSiLU` and friends), within two ulps of torch's.
+
+Training never uses these: its products and activations stay as they are.
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
+from functools import partial
 
 import torch
 from torch import nn
@@ -75,13 +86,58 @@ class ChunkedLinear(nn.Module):
         return out if self.bias is None else out.add_(self.bias)
 
 
+def invariant_sigmoid(x: torch.Tensor) -> torch.Tensor:
+    """``1 / (1 + exp(-x))``: the same bits for an element wherever it sits."""
+    return torch.neg(x).exp_().add_(1.0).reciprocal_()
+
+
+class InvariantSigmoid(nn.Module):
+    """``nn.Sigmoid`` for inference (see the module docstring)."""
+
+    def __init__(self, layer: nn.Module | None = None) -> None:
+        super().__init__()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return invariant_sigmoid(x)
+
+
+class InvariantSiLU(nn.Module):
+    """``nn.SiLU`` for inference: ``x / (1 + exp(-x))``."""
+
+    def __init__(self, layer: nn.Module | None = None) -> None:
+        super().__init__()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x / torch.neg(x).exp_().add_(1.0)
+
+
+class InvariantELU(nn.Module):
+    """``nn.ELU`` for inference: ``x`` where positive, else ``alpha * expm1(x)``."""
+
+    def __init__(self, layer: nn.ELU) -> None:
+        super().__init__()
+        self.alpha = layer.alpha
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.where(x > 0, x, torch.expm1(x) * self.alpha)
+
+
+# Activations whose torch kernels are not element-wise invariant, and theirs.
+INVARIANT_ACTIVATIONS: dict[type[nn.Module], type[nn.Module]] = {
+    nn.Sigmoid: InvariantSigmoid,
+    nn.SiLU: InvariantSiLU,
+    nn.ELU: InvariantELU,
+}
+
+
 def needs_chunks(in_features: int) -> bool:
     """Whether a product over ``in_features`` needs :class:`ChunkedLinear`."""
     return in_features % PAD_MULTIPLE != 0 or in_features > INNER_CHUNK
 
 
 def batch_invariant(module: nn.Module) -> nn.Module:
-    """``module`` with its linear layers chunked where needed (:class:`ChunkedLinear`).
+    """``module`` with its linear layers chunked where needed (:class:`ChunkedLinear`)
+    and the activations of :data:`INVARIANT_ACTIVATIONS` replaced.
 
     A submodule with a ``batch_invariant()`` method makes its own products
     invariant.
@@ -91,6 +147,8 @@ def batch_invariant(module: nn.Module) -> nn.Module:
     """
     if isinstance(module, nn.Linear):
         return ChunkedLinear(module) if needs_chunks(module.in_features) else module
+    if type(module) in INVARIANT_ACTIVATIONS:
+        return INVARIANT_ACTIVATIONS[type(module)](module)
     if hasattr(module, "batch_invariant"):  # e.g. skae._nn.models.LinearPath
         return module.batch_invariant()
     children = {name: batch_invariant(child) for name, child in module.named_children()}
@@ -99,3 +157,30 @@ def batch_invariant(module: nn.Module) -> nn.Module:
     clone = copy.copy(module)
     clone._modules = {**module._modules, **children}
     return clone
+
+
+Product = Callable[[torch.Tensor], torch.Tensor]
+
+
+def products(module: nn.Module) -> list[tuple[Product, int]]:
+    """The matrix products of an inference module, each with its inner width.
+
+    Those of :class:`ChunkedLinear` layers, of the chunked maps of a
+    ``batch_invariant()`` copy (``project_chunks``, ``reconstruct_chunks``)
+    and of plain ``nn.Linear`` layers, once each: what a tile plan checks
+    one by one, each product's own output being far more sensitive to a
+    change of kernel than what a whole network computes from it.
+    """
+    found: list[tuple[Product, int]] = []
+    seen: set[int] = set()
+    for sub in module.modules():
+        for name in ("chunks", "project_chunks", "reconstruct_chunks"):
+            chunks = getattr(sub, name, None)
+            if isinstance(chunks, tuple) and chunks and id(chunks) not in seen:
+                seen.add(id(chunks))
+                width = sum(chunk.shape[1] for chunk in chunks)
+                found.append((partial(chunked_product, chunks=chunks), width))
+        if isinstance(sub, nn.Linear) and id(sub) not in seen:
+            seen.add(id(sub))
+            found.append((sub, sub.in_features))
+    return found

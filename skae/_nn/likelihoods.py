@@ -11,6 +11,8 @@ import math
 import torch
 from torch import nn
 
+from .invariant import invariant_sigmoid
+
 
 class GaussianLikelihood(nn.Module):
     """Diagonal Gaussian p(x|z) with a learned per-feature scale.
@@ -54,8 +56,12 @@ class BernoulliLikelihood(nn.Module):
         ).sum(-1)
 
     def mean(self, out: torch.Tensor) -> torch.Tensor:
-        """Mean of p(x|z) (pixel probabilities) from the logits."""
-        return torch.sigmoid(out)
+        """Mean of p(x|z) (pixel probabilities) from the logits.
+
+        ``1 / (1 + exp(-out))``, whose bits for an element do not depend on
+        where it sits in the tensor (see :mod:`skae._nn.invariant`).
+        """
+        return invariant_sigmoid(out)
 
     def output_for_mean(self, mean: torch.Tensor) -> torch.Tensor:
         """Logits whose probabilities are ``mean``, clamped to [1e-3, 1 - 1e-3]."""
