@@ -289,3 +289,27 @@ def test_warm_start_keeps_the_map(digits):
     before, after = before - before.mean(0), after - after.mean(0)
     cosine = (before * after).sum() / np.linalg.norm(before) / np.linalg.norm(after)
     assert cosine > 0.8
+
+
+def test_min_dist_sets_how_close_the_layout_packs_neighbours(digits, monkeypatch):
+    import skae._estimators.neighbors as term
+
+    X, _ = digits
+    graph = NeighborGraph.of_rows(rows_of(X[:300] / 16), 10, torch.Generator())
+    _, i = nearest_neighbors(rows_of(X[:300]), 1)
+
+    def nearest_gap(min_dist):
+        codes = umap_layout(graph, 2, torch.Generator().manual_seed(0), None, min_dist)
+        return (codes - codes[i[:, 0]]).norm(dim=1).median().item()
+
+    assert nearest_gap(0.9) > 2 * nearest_gap(0.0)
+    # The estimators hand their min_dist to the layout.
+    seen = []
+    monkeypatch.setattr(
+        term, "umap_layout", lambda *args: seen.append(args[-1]) or umap_layout(*args)
+    )
+    for Estimator in (AutoencoderTransformer, VAETransformer):
+        Estimator(2, neighbor_weight=1.0, min_dist=0.4, max_iter=1, random_state=0).fit(
+            X[:100]
+        )
+    assert seen == [0.4, 0.4]

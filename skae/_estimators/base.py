@@ -126,6 +126,7 @@ class _BaseAutoencoder(
         ],
         "neighbor_weight": [Interval(Real, 0, None, closed="left")],
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
+        "min_dist": [Interval(Real, 0, 1, closed="both")],
         "checkpoint": [str, os.PathLike, None],
         "checkpoint_every": [Interval(Integral, 1, None, closed="left")],
     }

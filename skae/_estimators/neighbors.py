@@ -47,6 +47,8 @@ class _NeighborMixin:
             start = None
             if warm_module is not None:
                 start = torch.cat([warm_module.embed(b) for b in X_train.split(4096)])
-            targets = umap_layout(graph, self.n_components, generator, start)
+            targets = umap_layout(
+                graph, self.n_components, generator, start, self.min_dist
+            )
         weight = self.neighbor_weight * self.n_features_in_
         return NeighborPreserving(objective, weight), LayoutRows(X_train, targets)
