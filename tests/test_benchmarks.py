@@ -237,6 +237,30 @@ def test_bench_maps_quick(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.skipif(not SHARED.exists(), reason="shared MNIST copy not present")
+def test_bench_map_cost_quick(tmp_path):
+    page, out = tmp_path / "map_cost.md", tmp_path / "map_cost.json"
+    run_benchmark(
+        "bench_map_cost.py",
+        "--quick",
+        "--datasets",
+        "mnist",
+        "digits",
+        "--output",
+        page,
+        "--json",
+        out,
+    )
+    results = json.loads(out.read_text())["results"]
+    assert list(results) == ["mnist (2000 rows)", "digits (1347 rows)"]
+    for row in results.values():
+        assert row["recall of the projected graph"] > 0.95
+        parts = ["graph, exact", "graph, projected", "layout", "epoch, default network"]
+        assert all(row[part] > 0 for part in parts)
+    assert "| layout |" in page.read_text()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not SHARED.exists(), reason="shared MNIST copy not present")
 def test_sweep_vae_quick(tmp_path):
     pytest.importorskip("matplotlib")
     out = tmp_path / "sweep.jsonl"
