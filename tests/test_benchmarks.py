@@ -242,6 +242,7 @@ def test_bench_map_cost_quick(tmp_path):
     run_benchmark(
         "bench_map_cost.py",
         "--quick",
+        "--maps",
         "--datasets",
         "mnist",
         "digits",
@@ -257,6 +258,12 @@ def test_bench_map_cost_quick(tmp_path):
         parts = ["graph, exact", "graph, projected", "layout", "epoch, default network"]
         assert all(row[part] > 0 for part in parts)
     assert "| layout |" in page.read_text()
+    maps = json.loads(out.read_text())["maps"]
+    for rows in maps.values():
+        assert {"skae MLP map", "plain autoencoder, same budget"} <= set(rows)
+        for row in rows.values():
+            assert 0 < row["5-NN"] <= 1 and 0 < row["trustworthiness"] <= 1
+    assert "## Whole maps" in page.read_text()
 
 
 @pytest.mark.slow
