@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.numpy import save_file
+from safetensors.numpy import save as serialize
 from sklearn.utils.validation import check_is_fitted
 
 from .. import __version__
@@ -242,7 +242,11 @@ def _write(path: Path, arrays: dict[str, np.ndarray], metadata: dict) -> None:
         )
     temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
     try:
-        save_file(arrays, temporary, metadata=metadata)
+        # Our own write (not safetensors' save_file, whose own temporary file
+        # a kill would leave behind under a name nobody knows).
+        data = serialize(arrays, metadata=metadata)
+        with open(temporary, "wb") as f:
+            f.write(data)
         os.replace(temporary, path)
     except BaseException:
         temporary.unlink(missing_ok=True)

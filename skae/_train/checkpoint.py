@@ -27,7 +27,7 @@ from pathlib import Path
 
 import torch
 from safetensors import safe_open
-from safetensors.torch import save_file
+from safetensors.torch import save as serialize
 
 FORMAT = "skae-checkpoint-1"
 
@@ -115,8 +115,13 @@ class Checkpoint:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         try:
-            save_file(tensors, temporary, metadata=metadata)
-            with open(temporary, "rb+") as f:
+            # Serialized here and written by this process under its own name:
+            # safetensors' save_file writes through a temporary file of its
+            # own that a kill would leave behind under a name nobody cleans.
+            data = serialize(tensors, metadata=metadata)
+            with open(temporary, "wb") as f:
+                f.write(data)
+                f.flush()
                 os.fsync(f.fileno())
             os.replace(temporary, self.path)
         finally:
