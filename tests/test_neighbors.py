@@ -313,3 +313,52 @@ def test_min_dist_sets_how_close_the_layout_packs_neighbours(digits, monkeypatch
             X[:100]
         )
     assert seen == [0.4, 0.4]
+
+
+def test_cosine_metric_compares_the_rows_directions(digits, monkeypatch):
+    import skae._estimators.neighbors as term
+
+    X, _ = digits
+    X = X[:300]
+    lengths = np.random.default_rng(0).uniform(0.1, 10.0, size=(300, 1))
+    stretched = (X * lengths).astype(np.float32)
+    generator = torch.Generator()
+    cosine = NeighborGraph.of_rows(rows_of(X), 10, generator, "cosine")
+    # Rows stretched to other lengths: the same cosine graph, another
+    # Euclidean one.
+    again = NeighborGraph.of_rows(rows_of(stretched), 10, generator, "cosine")
+    assert torch.equal(cosine.columns, again.columns)
+    torch.testing.assert_close(cosine.values, again.values, atol=1e-4, rtol=1e-4)
+    euclidean = NeighborGraph.of_rows(rows_of(stretched), 10, generator)
+    assert not torch.equal(euclidean.columns, again.columns)
+    # The neighbours are those of scikit-learn's cosine distance.
+    _, ref = NearestNeighbors(n_neighbors=11, metric="cosine").fit(X).kneighbors(X)
+    found = [
+        set(cosine.columns[a:b].tolist())
+        for a, b in zip(cosine.indptr[:-1], cosine.indptr[1:], strict=True)
+    ]
+    assert (
+        np.mean([len(set(r[1:]) & f) / 10 for r, f in zip(ref, found, strict=True)])
+        > 0.99
+    )
+    with pytest.raises(ValueError, match="unknown metric"):
+        NeighborGraph.of_rows(rows_of(X), 10, generator, "manhattan")
+    # The estimators build the cosine graph of the rows in the caller's units
+    # (not of their scaled, centred copies, whose directions differ).
+    seen = []
+    real = NeighborGraph.of_rows
+
+    def of_rows(rows, k, generator, metric):
+        seen.append((rows.clone(), metric))
+        return real(rows, k, generator, metric)
+
+    monkeypatch.setattr(term.NeighborGraph, "of_rows", of_rows)
+    for Estimator in (AutoencoderTransformer, VAETransformer):
+        Estimator(
+            2, neighbor_weight=1.0, metric="cosine", max_iter=1, random_state=0
+        ).fit(X[:100])
+    assert [metric for _, metric in seen] == ["cosine", "cosine"]
+    for rows, _ in seen:
+        np.testing.assert_allclose(rows.numpy(), X[:100], atol=1e-4)
+    with pytest.raises(ValueError, match="metric"):
+        AutoencoderTransformer(2, neighbor_weight=1.0, metric="l1").fit(X[:50])

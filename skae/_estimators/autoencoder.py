@@ -127,8 +127,9 @@ class AutoencoderTransformer(_BaseAutoencoder):
         Weight of a neighbour-preserving term added to the training loss
         (UMAP's map with an encoder and a decoder; 0 turns it off). Before
         training, the fit builds UMAP's graph of the ``n_neighbors`` nearest
-        neighbours of the training rows (Euclidean distances in the model's
-        input scaling; exact up to 192 features, beyond that the nearest of
+        neighbours of the training rows (``metric``: Euclidean distances in
+        the model's input scaling, or cosine distances; exact up to 192
+        features, beyond that the nearest of
         candidates found among 96 principal components, which miss 2% of the
         neighbours on Fashion-MNIST; UMAP's fuzzy memberships) and lays it out in
         ``n_components`` dimensions with UMAP's own optimisation (spectral
@@ -155,6 +156,14 @@ class AutoencoderTransformer(_BaseAutoencoder):
         neighbours may sit in the map, in units of the clusters' spread (0:
         tight clumps; 1: rows spread evenly); unused when
         ``neighbor_weight=0``.
+
+    metric : {"euclidean", "cosine"}, default="euclidean"
+        Distance between rows in the graph of ``neighbor_weight``.
+        "euclidean": in the model's input scaling (``scaling``); "cosine":
+        one minus the cosine similarity of the rows in the caller's units
+        (their directions: documents, counts, embeddings), as umap-learn's
+        ``metric="cosine"``; an all-zero row is at distance 1/2 from every
+        other row. Unused when ``neighbor_weight=0``.
 
     max_iter : int or "auto", default="auto"
         Maximum number of epochs (with ``learning_rate="cosine"``: the
@@ -367,6 +376,7 @@ class AutoencoderTransformer(_BaseAutoencoder):
         neighbor_weight=0.0,
         n_neighbors=15,
         min_dist=0.1,
+        metric="euclidean",
         max_iter="auto",
         batch_size="auto",
         learning_rate="auto",
@@ -398,6 +408,7 @@ class AutoencoderTransformer(_BaseAutoencoder):
         self.neighbor_weight = neighbor_weight
         self.n_neighbors = n_neighbors
         self.min_dist = min_dist
+        self.metric = metric
         self.max_iter = max_iter
         self.batch_size = batch_size
         self.learning_rate = learning_rate

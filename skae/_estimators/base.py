@@ -127,6 +127,7 @@ class _BaseAutoencoder(
         "neighbor_weight": [Interval(Real, 0, None, closed="left")],
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
         "min_dist": [Interval(Real, 0, 1, closed="both")],
+        "metric": [StrOptions({"euclidean", "cosine"})],
         "checkpoint": [str, os.PathLike, None],
         "checkpoint_every": [Interval(Integral, 1, None, closed="left")],
     }
@@ -259,7 +260,7 @@ class _BaseAutoencoder(
         corrupt = spec._corruption(standardizer.to(device))
         objective = spec._objective(corrupt)
         loss, X_train = spec._with_neighbors(
-            objective, X_train, generator, module if warm else None
+            objective, X_train, generator, standardizer, module if warm else None
         )
         history = fit_module(
             module,
@@ -361,7 +362,7 @@ class _BaseAutoencoder(
         objective = spec._objective(spec._corruption(standardizer.to(device)))
         steps = Xt.n_batches(config.batch_size)
         loss, rows = spec._with_neighbors(
-            objective, Xt, generator, module if warm else None
+            objective, Xt, generator, standardizer, module if warm else None
         )
         trainer = Trainer(module, loss, config, steps, state)
         loss = trainer.run_epoch(rows, generator, spec._schedule(objective, steps))

@@ -15,12 +15,16 @@ from .._neighbors.loss import LayoutRows, NeighborPreserving
 class _NeighborMixin:
     """The neighbour term of :class:`skae._estimators.base._BaseAutoencoder`."""
 
-    def _with_neighbors(self, objective, X_train, generator, warm_module=None):
+    def _with_neighbors(
+        self, objective, X_train, generator, standardizer, warm_module=None
+    ):
         """``objective`` and ``X_train`` with the neighbour-preserving term.
 
         When ``neighbor_weight`` > 0: the objective adds the term and the
         rows' batches come with their places in a UMAP layout of the
-        neighbour graph of ``X_train`` (both built here, once). A
+        neighbour graph of ``X_train`` (both built here, once; with
+        ``metric="cosine"`` the graph compares the rows in the caller's
+        units, ``standardizer`` taking them back). A
         ``warm_module`` (``warm_start``, ``partial_fit``) starts the layout
         from its own codes, so that successive fits keep the same map.
         """
@@ -41,9 +45,16 @@ class _NeighborMixin:
                 "neighbor_weight=0 or pass more samples."
             )
         with torch.no_grad():
+            rows = X_train
+            if self.metric == "cosine":
+                standardizer = standardizer.to(X_train.device)
+                rows = torch.cat(
+                    [standardizer.unscale(b).float() for b in X_train.split(4096)]
+                )
             graph = NeighborGraph.of_rows(
-                X_train, min(self.n_neighbors, n - 1), generator
+                rows, min(self.n_neighbors, n - 1), generator, self.metric
             )
+            del rows
             start = None
             if warm_module is not None:
                 start = torch.cat([warm_module.embed(b) for b in X_train.split(4096)])

@@ -92,6 +92,7 @@ _PARAMS_ADDED = {
     "checkpoint_every": 1,
     "image_shape": None,
     "learning_rate": "adaptive",
+    "metric": "euclidean",
     "min_dist": 0.1,
     "precision": "float32",
 }

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 
 # Principal components in which projected_neighbors looks for candidates.
 PROJECTED_DIMS = 96
@@ -238,18 +239,31 @@ class NeighborGraph:
 
     @classmethod
     def of_rows(
-        cls, rows, n_neighbors: int, generator: torch.Generator
+        cls,
+        rows,
+        n_neighbors: int,
+        generator: torch.Generator,
+        metric: str = "euclidean",
     ) -> NeighborGraph:
         """UMAP's fuzzy graph of ``n_neighbors`` nearest neighbours of ``rows``.
 
         Exact neighbours for rows of up to ``2 * PROJECTED_DIMS`` features,
         :func:`projected_neighbors` (drawing its projection from
-        ``generator``) for wider ones.
+        ``generator``) for wider ones. ``metric`` is "euclidean" or
+        "cosine" (``1 - cos``: the Euclidean neighbours of the rows scaled to
+        unit length, whose squared distances are twice the cosine distance;
+        an all-zero row stays zero, at distance 1/2 from every unit row).
         """
+        if metric not in ("euclidean", "cosine"):
+            raise ValueError(f"unknown metric {metric!r}.")
+        if metric == "cosine":
+            rows = torch.cat([F.normalize(b, dim=1) for b in rows.split(4096)])
         if rows.shape[1] > 2 * PROJECTED_DIMS:
             distances, indices = projected_neighbors(
                 rows, n_neighbors, generator, PROJECTED_DIMS
             )
         else:
             distances, indices = nearest_neighbors(rows, n_neighbors)
+        if metric == "cosine":
+            distances = distances.square() / 2
         return cls(*fuzzy_union(indices, memberships(distances)))
