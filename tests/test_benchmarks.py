@@ -260,7 +260,7 @@ def test_bench_map_cost_quick(tmp_path):
     assert "| layout |" in page.read_text()
     maps = json.loads(out.read_text())["maps"]
     for rows in maps.values():
-        assert {"skae MLP map", "plain autoencoder, same budget"} <= set(rows)
+        assert {"skae map", "plain autoencoder, same budget"} <= set(rows)
         for row in rows.values():
             assert 0 < row["5-NN"] <= 1 and 0 < row["trustworthiness"] <= 1
     assert "## Whole maps" in page.read_text()
