@@ -349,7 +349,7 @@ def test_cosine_metric_compares_the_rows_directions(digits, monkeypatch):
     real = NeighborGraph.of_rows
 
     def of_rows(rows, k, generator, metric):
-        seen.append((rows.clone(), metric))
+        seen.append((torch.cat(list(rows.split(4096))), metric))
         return real(rows, k, generator, metric)
 
     monkeypatch.setattr(term.NeighborGraph, "of_rows", of_rows)

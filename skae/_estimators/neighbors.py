@@ -47,14 +47,10 @@ class _NeighborMixin:
         with torch.no_grad():
             rows = X_train
             if self.metric == "cosine":
-                standardizer = standardizer.to(X_train.device)
-                rows = torch.cat(
-                    [standardizer.unscale(b).float() for b in X_train.split(4096)]
-                )
+                rows = _InCallerUnits(X_train, standardizer.to(X_train.device))
             graph = NeighborGraph.of_rows(
                 rows, min(self.n_neighbors, n - 1), generator, self.metric
             )
-            del rows
             start = None
             if warm_module is not None:
                 start = torch.cat([warm_module.embed(b) for b in X_train.split(4096)])
@@ -63,3 +59,18 @@ class _NeighborMixin:
             )
         weight = self.neighbor_weight * self.n_features_in_
         return NeighborPreserving(objective, weight), LayoutRows(X_train, targets)
+
+
+class _InCallerUnits:
+    """Training rows in the caller's units, a block at a time.
+
+    What the cosine graph reads (``split`` only): it scales each block to
+    unit length as it goes, so the rows are copied once, not twice.
+    """
+
+    def __init__(self, rows, standardizer) -> None:
+        self.rows = rows
+        self.standardizer = standardizer
+
+    def split(self, size: int):
+        return (self.standardizer.unscale(b).float() for b in self.rows.split(size))

@@ -252,7 +252,8 @@ class NeighborGraph:
         ``generator``) for wider ones. ``metric`` is "euclidean" or
         "cosine" (``1 - cos``: the Euclidean neighbours of the rows scaled to
         unit length, whose squared distances are twice the cosine distance;
-        an all-zero row stays zero, at distance 1/2 from every unit row).
+        an all-zero row stays zero, at distance 1/2 from every unit row;
+        for "cosine" ``rows`` need only offer ``split``).
         """
         if metric not in ("euclidean", "cosine"):
             raise ValueError(f"unknown metric {metric!r}.")
