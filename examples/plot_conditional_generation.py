@@ -8,13 +8,14 @@ that the code holds what the label does not say (for digits, the style of
 the stroke), and ``sample(n, y=...)`` decodes codes drawn from the prior
 with the labels asked for.
 
-The prior is a Gaussian for each class (``prior="auto"``): the networks
-train with N(0, I), then each class gets the mean and covariance of its
-training rows' codes. That matters from about 8 latent dimensions on: the
+The prior is fitted to each class (``prior="auto"``): the networks train
+with N(0, I), then each class's prior becomes the mixture of the posteriors
+of 500 of its training rows, its exemplars (an estimate of the class's
+aggregate posterior). That matters from about 8 latent dimensions on: the
 codes then also carry the class, the decoder leans on them, and a code drawn
 from N(0, I) decodes to whichever class its region holds, whatever label is
-asked for. Drawn from the class's own Gaussian, it lands where the decoder
-learnt that class.
+asked for. Drawn near one of the class's exemplars, it lands where the
+decoder learnt that class.
 
 :func:`skae.metrics.sample_quality` measures it: a classifier fitted on the
 real training images (here a logistic regression, on samples clipped to
@@ -76,8 +77,8 @@ for k in (2, 16):
 
 # %%
 # Ten samples per class at 2 and at 16 latent dimensions: row ``c`` asks for
-# class ``c``; each column maps the same standard normal draw through each
-# class's Gaussian.
+# class ``c``; each column uses the same standard normal draws in every row
+# (each class maps them through its own exemplars).
 fig, axes = plt.subplots(1, 2, figsize=(10, 5.5))
 for ax, (k, cvae) in zip(axes, models.items(), strict=True):
     SamplesDisplay.from_estimator(cvae, 10, ax=ax, vmin=0, vmax=1)
@@ -89,7 +90,7 @@ plt.show()
 # most likely for a test image (the largest ``class_posterior``) is compared
 # with the true one, and the test images are reconstructed with and without
 # their labels (without, ``inverse_transform`` weighs each class by how
-# likely the code is under its Gaussian).
+# likely the code is under its prior).
 cvae = models[2]
 posterior = cvae.class_posterior(data.X_test)
 accuracy = np.mean(cvae.classes_[posterior.argmax(1)] == data.y_test)

@@ -6,8 +6,8 @@ import pickle
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from scipy.special import logsumexp
-from scipy.stats import multivariate_normal
+from scipy.special import logsumexp, ndtr
+from scipy.stats import norm
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
@@ -129,15 +129,70 @@ def test_inverse_transform(fitted, digits):
     assert np.mean((X_rec - X_test[:20]) ** 2) < np.var(X_test[:20])
     per_class = np.stack([fitted.inverse_transform(Z, y=c) for c in range(10)])
     # Without y: classes weighted by p(y|z), proportional to p(y) p(z|y).
-    mean, cov = prior_moments(fitted)
     log_w = np.log(fitted.class_prior_) + np.stack(
-        [multivariate_normal(mean[c], cov[c]).logpdf(Z) for c in range(10)], axis=1
+        [exemplar_log_density(fitted, Z, c) for c in range(10)], axis=1
     )
     weights = np.exp(log_w - logsumexp(log_w, axis=1, keepdims=True))
     mixture = np.einsum("nc,cnf->nf", weights, per_class)
     assert np.allclose(fitted.inverse_transform(Z), mixture)
     # Not p(y) alone: the prior weighs the classes by the code.
     assert np.abs(weights - fitted.class_prior_).max() > 0.05
+
+
+def exemplar_log_density(model, Z, c):
+    """log p(z|y=c) of the exemplar prior: its M Gaussians' mean density."""
+    prior = model.module_.prior
+    mean = prior.mean[c].detach().double().numpy()
+    std = np.exp(0.5 * prior.log_var[c].detach().double().numpy())
+    densities = norm.logpdf(Z[:, None], mean[None], std[None]).sum(-1)
+    return logsumexp(densities, axis=1) - np.log(len(mean))
+
+
+def test_exemplar_prior_holds_training_rows_posteriors_and_is_sampled(fitted, digits):
+    """The default prior p(z|y): the posteriors of M of class y's training rows."""
+    X_train, _, y_train, _ = digits
+    prior = fitted.module_.prior
+    mean = prior.mean.detach().double().numpy()
+    std = np.exp(0.5 * prior.log_var.detach().double().numpy())
+    n_per_class = np.bincount(y_train)
+    assert mean.shape == (10, 500, 2) and n_per_class.max() < 500
+    mu, sd = fitted.posterior(X_train, y=y_train)
+    for c in (0, 7):
+        rows = y_train == c
+        # Every row of the class is an exemplar, each as often (up to one).
+        hit = np.abs(mean[c][:, None] - mu[rows][None]).max(-1) < 1e-5
+        assert (hit.sum(1) == 1).all()
+        counts = hit.sum(0)
+        assert counts.max() - counts.min() <= 1 and counts.sum() == 500
+        assert np.allclose(std[c], sd[rows][hit.argmax(1)], atol=1e-5)
+    # sample(y=c) decodes an exemplar's mean + std * eps: the seed's draws
+    # give eps (first columns) and the exemplar (last column, uniform).
+    y = np.array([0, 3, 3, 9])
+    draws = np.random.RandomState(5).standard_normal((4, 3))
+    m = np.minimum((ndtr(draws[:, 2]) * 500).astype(int), 499)
+    codes = mean[y, m] + std[y, m] * draws[:, :2]
+    expected = fitted.inverse_transform(codes, y=y)
+    assert np.allclose(fitted.sample(4, y=y, random_state=5), expected, atol=1e-6)
+    # The exemplars raise the training rows' ELBO above N(0, I)'s and the
+    # class Gaussian's (the same networks: the prior is fitted after them).
+    X, yy = X_train[:300], y_train[:300]
+    other = {
+        p: clone(fitted).set_params(prior=p).fit(X_train, y_train)
+        for p in ("normal", "class")
+    }
+    for model in other.values():
+        assert np.allclose(
+            model.transform(X, y=yy), fitted.transform(X, y=yy), atol=1e-4
+        )
+    elbo = fitted.score_samples(X, y=yy)
+    assert (elbo - other["class"].score_samples(X, y=yy)).mean() > 0.1
+    assert (elbo - other["normal"].score_samples(X, y=yy)).mean() > 0.1
+
+
+@pytest.fixture(scope="module")
+def gaussian(digits):
+    X_train, _, y_train, _ = digits
+    return ConditionalVAETransformer(**PARAMS, prior="class").fit(X_train, y_train)
 
 
 def prior_moments(model):
@@ -147,8 +202,9 @@ def prior_moments(model):
     return prior.mean.detach().double().numpy(), scale @ scale.transpose(0, 2, 1)
 
 
-def test_class_prior_is_fitted_to_the_codes_and_sampled(fitted, digits):
-    """The default prior p(z|y): each class's codes' Gaussian, where sample draws."""
+def test_class_prior_is_fitted_to_the_codes_and_sampled(gaussian, digits):
+    """prior="class": each class's codes' Gaussian, where sample draws."""
+    fitted = gaussian
     X_train, _, y_train, _ = digits
     mean, cov = prior_moments(fitted)
     assert mean.shape == (10, 2) and cov.shape == (10, 2, 2)

@@ -109,6 +109,61 @@ def test_one_draw_is_the_elbo_with_a_sampled_kl_under_a_class_prior():
     torch.testing.assert_close(model.prior.mean[2], torch.tensor([1.0, -1.0, 0.0]))
 
 
+def test_exemplar_prior_is_normal_until_matched_then_a_mixture_per_class():
+    """prior="exemplars": N(0, I) in closed form for training, then each
+    class's mixture of its exemplars' posteriors, with a sampled KL term."""
+    builder = partial(architectures.mlp, hidden_layer_sizes=[16], activation="tanh")
+    model = build_vae(
+        8, 3, builder, "bernoulli", n_classes=4, prior="exemplars", n_pseudo_inputs=5
+    )
+    init_parameters(model, gen(0))
+    model.eval()
+    prior = model.prior
+    labels = torch.arange(6) % 4
+    x = torch.cat([torch.rand((6, 8), generator=gen(1)), F.one_hot(labels, 4)], 1)
+    mu, log_var = model.encode(x)
+    z = model.reparameterize(mu, log_var, torch.randn((7, *mu.shape), generator=gen(2)))
+    normal = torch.distributions.Normal(torch.zeros(3), torch.ones(3))
+    q = torch.distributions.Normal(mu, (0.5 * log_var).exp())
+    closed = torch.distributions.kl_divergence(q, normal).sum(-1)
+    assert not prior._matched
+    torch.testing.assert_close(prior.kl(mu, log_var, x, z), closed)
+    torch.testing.assert_close(prior.log_prob(z, x), normal.log_prob(z).sum(-1))
+    # match() sets class 2's exemplars; the others stay N(0, I) (a mixture of
+    # identical standard normals).
+    means = torch.randn((5, 3), generator=gen(3))
+    log_vars = 0.3 * torch.randn((5, 3), generator=gen(4))
+    prior.match(2, means, log_vars)
+    assert prior._matched and prior.matched.item() == 1.0
+    parts = torch.distributions.Normal(means, (0.5 * log_vars).exp())
+    mixture = torch.logsumexp(parts.log_prob(z[..., None, :]).sum(-1), -1) - math.log(5)
+    expected = torch.where(labels == 2, mixture, normal.log_prob(z).sum(-1))
+    torch.testing.assert_close(prior.log_prob(z, x), expected)
+    sampled = (q.log_prob(z).sum(-1) - expected).mean(0)
+    torch.testing.assert_close(prior.kl(mu, log_var, x, z), sampled)
+    # A row's log-density does not depend on the other rows.
+    index = torch.tensor([2, 2, 0, 2])
+    full = prior.log_prob_of(z[0, :4], index)
+    assert all(
+        torch.equal(
+            prior.log_prob_of(z[0, i : i + 1], index[i : i + 1]), full[i : i + 1]
+        )
+        for i in range(4)
+    )
+    # Modes c * M + m: class 2's exemplar 3 is means[3] + std * eps.
+    eps = torch.randn((1, 3), generator=gen(5))
+    drawn = prior.draw_of(eps, torch.tensor([2 * 5 + 3]))
+    torch.testing.assert_close(drawn, means[3] + (0.5 * log_vars[3]).exp() * eps)
+    # The matched flag travels with the state (a loaded model is matched).
+    again = build_vae(
+        8, 3, builder, "bernoulli", n_classes=4, prior="exemplars", n_pseudo_inputs=5
+    )
+    assert not again.prior._matched
+    again.load_state_dict(model.state_dict())
+    assert again.prior._matched
+    torch.testing.assert_close(again.prior.log_prob(z, x), expected)
+
+
 def test_bound_is_the_log_likelihood_estimate_with_the_same_draws():
     model = tiny_vae().eval()
     x = torch.rand((6, 8), generator=gen(1))

@@ -15,6 +15,7 @@ from typing import ClassVar
 
 import numpy as np
 import torch
+from scipy.special import ndtr
 from sklearn.base import _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
@@ -22,12 +23,16 @@ from sklearn.utils.validation import _check_y, check_consistent_length, check_is
 
 from .._data.scaling import fit_scaling
 from .._nn.builders import build_vae
+from .._nn.exemplars import LabelExemplarPrior
 from .._nn.priors import LabelGaussianPrior, StandardNormalPrior
 from . import defaults
 from .checks import _check_n_samples, _is_auto, _transaction, output_dtype
 from .docstrings import section
 from .labels import _LabelsMixin, mixture
 from .vae import VAETransformer
+
+# Elements of the prior's log-densities held at once by _prior_log_prob.
+_PRIOR_ELEMENTS = 1 << 22
 
 
 class ConditionalVAETransformer(_LabelsMixin, VAETransformer):
@@ -37,13 +42,16 @@ class ConditionalVAETransformer(_LabelsMixin, VAETransformer):
     label: ``fit(X, y)`` learns q(z|x, y) and p(x|z, y), so that the code z
     holds what the label does not say (for digits: the style of the stroke)
     and ``sample(y=...)`` generates data of chosen classes. The prior of the
-    codes is a Gaussian for each class (``prior="auto"``, see ``prior``):
-    the networks train with N(0, I), then p(z|y) is set to the mean and
-    covariance of class y's codes. With N(0, I) alone, codes of 8 or more
-    dimensions also carry the class, the decoder leans on them, and codes
-    drawn from N(0, I) decode to other classes: at 16 dimensions, 0.743 of
-    MNIST samples showed the requested digit against 0.975 with the fitted
-    prior (a CNN judge; ``benchmarks/bench_generative.py``). The label
+    codes is fitted to each class's codes (``prior="auto"``, see
+    ``prior``): the networks train with N(0, I), then p(z|y) becomes the
+    mixture of the posteriors q(z|x, y) of ``n_pseudo_inputs`` of class y's
+    training rows, its exemplars (an estimate of the class's aggregate
+    posterior). With N(0, I) alone, codes of 8 or more dimensions also
+    carry the class, the decoder leans on them, and codes drawn from
+    N(0, I) decode to other classes: at 16 dimensions, 0.743 of MNIST
+    samples showed the requested digit, 0.975 with a Gaussian fitted to
+    each class's codes (``prior="class"``) and 0.992 with the aggregate
+    posterior (a CNN judge; ``benchmarks/bench_generative.py``). The label
     enters as
     the one-hot vector of the classes seen in ``fit`` (``classes_``): the
     posterior heads see the encoder trunk's features and the label, the
@@ -283,7 +291,32 @@ class ConditionalVAETransformer(_LabelsMixin, VAETransformer):
         means, variances = self._posterior_moments(X)
         if isinstance(self.module_.prior, LabelGaussianPrior):
             self._match_prior(X, means, variances)
+        elif isinstance(self.module_.prior, LabelExemplarPrior):
+            self._match_exemplars(X, means, variances, seed)
         self._keep_activity(means)
+
+    def _match_exemplars(
+        self, X, means: np.ndarray, variances: np.ndarray, seed: int
+    ) -> None:
+        """Give each class with training rows in ``X`` the posteriors of M of them.
+
+        The M rows (``n_pseudo_inputs``) are drawn without replacement with
+        the fit's seed; a class with fewer rows repeats them, each as often
+        (up to one). Classes without rows in ``X`` (a ``partial_fit``
+        block) keep theirs.
+        """
+        rng = np.random.RandomState(seed)
+        prior = self.module_.prior
+        index = np.asarray(X[:, -len(self.classes_) :].argmax(axis=1)).ravel()
+        for c in np.unique(index):
+            rows = np.resize(
+                rng.permutation(np.flatnonzero(index == c)), prior.modes_per_class
+            )
+            prior.match(
+                int(c),
+                torch.from_numpy(means[rows]),
+                torch.from_numpy(np.log(variances[rows])),
+            )
 
     def _match_prior(self, X, means: np.ndarray, variances: np.ndarray) -> None:
         """Fit p(z|y) of each class with training rows in ``X`` to their codes.
@@ -305,8 +338,8 @@ class ConditionalVAETransformer(_LabelsMixin, VAETransformer):
             )
 
     def _prior(self) -> str:
-        """The prior ``prior`` names ("auto": a Gaussian per class)."""
-        return "class" if _is_auto(self.prior) else self.prior
+        """The prior ``prior`` names ("auto": each class's exemplars)."""
+        return "exemplars" if _is_auto(self.prior) else self.prior
 
     def _data_columns(self, X):
         return X[:, : -len(self.classes_)]
@@ -325,9 +358,11 @@ class ConditionalVAETransformer(_LabelsMixin, VAETransformer):
     def _mode_weights(self) -> np.ndarray:
         """The classes' weights, their training frequencies ``class_prior_``
         (one mode for N(0, I))."""
-        if self.module_.prior.n_modes == 1:
+        prior = self.module_.prior
+        if prior.n_modes == 1:
             return super()._mode_weights()
-        return self.class_prior_
+        per_class = prior.modes_per_class
+        return np.repeat(self.class_prior_ / per_class, per_class)
 
     def class_posterior(self, X):
         """The weights q(y|x) of each class for each sample.
@@ -471,12 +506,21 @@ class ConditionalVAETransformer(_LabelsMixin, VAETransformer):
 
     def _prior_log_prob(self, Z: np.ndarray, index: np.ndarray) -> np.ndarray:
         """log p(z|y) of codes ``Z`` with labels ``index`` (float64)."""
+        prior = self._prior_module()
+        step = max(1, _PRIOR_ELEMENTS // max(1, prior.elements_per_code))
         with torch.no_grad():
             z = torch.as_tensor(Z, dtype=torch.float64)
-            return self._prior_module().log_prob_of(z, torch.as_tensor(index)).numpy()
+            index = torch.as_tensor(index)
+            return torch.cat(
+                [
+                    prior.log_prob_of(z[i : i + step], index[i : i + step])
+                    for i in range(0, max(len(z), 1), step)
+                ]
+            ).numpy()
 
     def _prior_draw(self, eps: np.ndarray, index: np.ndarray) -> np.ndarray:
-        """Codes of p(z|y) for labels ``index`` from standard normal draws ``eps``."""
+        """Codes of p(z|y) for modes ``index`` from standard normal draws ``eps``
+        (the modes of class c: ``c * M`` to ``c * M + M - 1``)."""
         with torch.no_grad():
             eps = torch.as_tensor(eps, dtype=torch.float64)
             return self._prior_module().draw_of(eps, torch.as_tensor(index)).numpy()
@@ -609,10 +653,18 @@ class ConditionalVAETransformer(_LabelsMixin, VAETransformer):
         rng = check_random_state(
             self.random_state if random_state is None else random_state
         )
-        Z = rng.standard_normal((n_samples, self.n_components_))  # then p(z|y)
+        per_class = getattr(self.module_.prior, "modes_per_class", 1)
+        # One row of standard normal draws per sample, then p(z|y): with
+        # several modes per class, a last column chooses the mode.
+        draws = rng.standard_normal((n_samples, self.n_components_ + (per_class > 1)))
         if index is None:
             index = rng.choice(len(self.classes_), n_samples, p=self.class_prior_)
-        return self._decode(self._prior_draw(Z, index), index, np.float64)
+        mode = index * per_class
+        if per_class > 1:
+            uniform = ndtr(draws[:, -1])
+            mode += np.minimum((uniform * per_class).astype(np.intp), per_class - 1)
+        codes = self._prior_draw(draws[:, : self.n_components_], mode)
+        return self._decode(codes, index, np.float64)
 
     def recommend(self, X, n_items=10, *, exclude_seen=True):
         """Not available for the conditional model.

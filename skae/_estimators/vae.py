@@ -138,7 +138,7 @@ class VAETransformer(_PosteriorMixin, _BaseAutoencoder):
         epochs are not monitored for stopping. "auto" is 10 for the
         multinomial likelihood and 0 for the others.
 
-    prior : {"auto", "normal", "class", "vamp"}, default="auto"
+    prior : {"auto", "normal", "class", "exemplars", "vamp"}, default="auto"
         The prior p(z) of the codes. "normal" is N(0, I). "vamp" (not for
         :class:`ConditionalVAETransformer`) is the VampPrior (Tomczak &
         Welling, 2018): the mixture (1/K) sum_k q(z|u_k) of the encoder's
@@ -156,13 +156,23 @@ class VAETransformer(_PosteriorMixin, _BaseAutoencoder):
         and refits it on its rows, classes without rows keeping theirs).
         Codes drawn for class y then land where the decoder learnt class y,
         also where the codes carry the class (at 8 or more latent
-        dimensions they do). "auto" is "class" for the conditional VAE and
-        "normal" otherwise. ``sample``, ``score_samples`` and
-        ``log_likelihood`` use the prior.
+        dimensions they do). "exemplars" (:class:`ConditionalVAETransformer`
+        only) trains the same way, then sets p(z|y) to the uniform mixture
+        of the posteriors q(z|x, y) of ``n_pseudo_inputs`` of class y's
+        training rows (drawn with the fit's seed; all of them, repeated
+        evenly, if the class has fewer): an estimate of the class's
+        aggregate posterior, the prior that maximises the training rows'
+        ELBO, whose draws also follow the clusters within a class that a
+        single Gaussian bridges. Its KL term is then estimated from the
+        posterior draws, as for "vamp"; ``sample`` draws an exemplar, then
+        a code from its posterior. "auto" is "exemplars" for the
+        conditional VAE and "normal" otherwise. ``sample``,
+        ``score_samples`` and ``log_likelihood`` use the prior.
 
     n_pseudo_inputs : int, default=500
         Number K of pseudo-inputs of ``prior="vamp"`` (the VampPrior
-        paper's 500 for MNIST); ignored by the other priors.
+        paper's 500 for MNIST), and of exemplars per class of
+        ``prior="exemplars"``; ignored by the other priors.
 
     n_importance_samples : int, default=1
         Number K of posterior draws per sample in the training objective.
@@ -562,15 +572,15 @@ class VAETransformer(_PosteriorMixin, _BaseAutoencoder):
         return rules
 
     def _check_params(self) -> None:
-        if self._prior() == "class" and not self._conditional:
+        if self._prior() in ("class", "exemplars") and not self._conditional:
             raise ValueError(
-                "prior='class' learns a Gaussian for each class and needs labels: "
-                "use ConditionalVAETransformer, or prior='normal'."
+                f"prior={self._prior()!r} learns a distribution for each class and "
+                "needs labels: use ConditionalVAETransformer, or prior='normal'."
             )
         if self._prior() == "vamp" and self._conditional:
             raise ValueError(
                 "prior='vamp' is a mixture over pseudo-inputs without labels; the "
-                "conditional VAE takes prior='class' or 'normal'."
+                "conditional VAE takes prior='exemplars', 'class' or 'normal'."
             )
         if self.binarize and self.likelihood != "bernoulli":
             raise ValueError(

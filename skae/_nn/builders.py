@@ -14,6 +14,7 @@ import itertools
 import torch
 from torch import nn
 
+from .exemplars import LabelExemplarPrior
 from .layers import Builder, UnitNorm
 from .likelihoods import LIKELIHOODS, GaussianLikelihood
 from .models import (
@@ -134,10 +135,11 @@ def build_vae(
     A multinomial VAE's trunk sees each row at unit L2 norm (:class:`UnitNorm`).
     With ``n_classes``, a :class:`ConditionalVAE` whose decoder is the
     builder's for ``n_components + n_classes`` inputs. ``prior`` is one of
-    :data:`skae._nn.priors.PRIORS`: N(0, I), (``"class"``, conditional
-    only) a Gaussian for each class that the estimator fits to the codes,
-    or (``"vamp"``, unconditional only) the VampPrior with
-    ``n_pseudo_inputs`` pseudo-inputs.
+    :data:`skae._nn.priors.PRIORS`: N(0, I), (conditional only) a Gaussian
+    for each class that the estimator fits to the codes (``"class"``) or
+    the posteriors of ``n_pseudo_inputs`` of each class's rows
+    (``"exemplars"``), or (``"vamp"``, unconditional only) the VampPrior
+    with ``n_pseudo_inputs`` pseudo-inputs.
     """
     trunk, n_hidden, decoder = encoder_decoder(
         builder, n_features, n_components + n_classes
@@ -146,8 +148,8 @@ def build_vae(
         trunk = nn.Sequential(UnitNorm(), *_layers(trunk))
     lik = LIKELIHOODS[likelihood]
     lik_module = lik(n_features) if lik is GaussianLikelihood else lik()
-    if prior == "class" and not n_classes:
-        raise ValueError("prior='class' needs labels: a conditional VAE.")
+    if prior in ("class", "exemplars") and not n_classes:
+        raise ValueError(f"prior={prior!r} needs labels: a conditional VAE.")
     if prior == "vamp" and n_classes:
         raise ValueError("prior='vamp' is for a VAE without labels.")
     if n_classes:
@@ -155,6 +157,10 @@ def build_vae(
         p_z = None
         if prior == "class":
             p_z = LabelGaussianPrior(n_features, n_classes, n_components)
+        elif prior == "exemplars":
+            p_z = LabelExemplarPrior(
+                n_features, n_classes, n_components, n_pseudo_inputs
+            )
         return ConditionalVAE(
             trunk, n_hidden, n_components, decoder, lik_module, n_classes, p_z
         )

@@ -11,7 +11,9 @@ label):
   ``(..., n_rows, n_components)``;
 * ``draw(eps, x)``: codes from standard normal draws ``eps``, one per row;
 * ``draw_of(eps, index)``: codes of the mixture components (or classes)
-  ``index``, with ``n_modes`` components to choose from (1: no choice);
+  ``index``, with ``n_modes`` components to choose from (1: no choice); a
+  prior of the conditional VAE has ``modes_per_class`` modes for each class,
+  class c's numbered ``c * modes_per_class`` on;
 * ``elements_per_code``: the tensor elements ``log_prob`` allocates per
   code, for the estimators' memory budget.
 
@@ -58,7 +60,7 @@ class StandardNormalPrior(nn.Module):
         return eps
 
 
-PRIORS = ("normal", "class", "vamp")
+PRIORS = ("normal", "class", "exemplars", "vamp")
 
 
 class LabelGaussianPrior(nn.Module):
@@ -77,6 +79,7 @@ class LabelGaussianPrior(nn.Module):
         super().__init__()
         self.n_features = n_features
         self.n_modes = n_classes
+        self.modes_per_class = 1
         # log_prob's whitened codes: a k x k product per code.
         self.elements_per_code = n_components * (n_components + 1)
         shape = (n_classes, n_components)
