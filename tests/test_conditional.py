@@ -402,6 +402,30 @@ def test_save_and_load(digits, tmp_path):
     )
 
 
+def test_exemplars_follow_n_pseudo_inputs_and_a_warm_start_keeps_its_prior(
+    digits, tmp_path
+):
+    X_train, _, y_train, _ = digits
+    X, y = X_train[:200], y_train[:200]
+    cvae = ConditionalVAETransformer(**FAST, n_pseudo_inputs=7).fit(X, y)
+    assert cvae.module_.prior.mean.shape == (10, 7, cvae.n_components_)
+    skae.save(cvae, tmp_path / "cvae.safetensors")
+    loaded = skae.load(tmp_path / "cvae.safetensors")
+    assert loaded.module_.prior.mean.shape == (10, 7, cvae.n_components_)
+    np.testing.assert_array_equal(
+        loaded.sample(6, 0, y=3), cvae.sample(6, random_state=0, y=3)
+    )
+    np.testing.assert_array_equal(
+        loaded.score_samples(X[:9], y=y[:9]), cvae.score_samples(X[:9], y=y[:9])
+    )
+    # A model fitted when "auto" meant a Gaussian per class (prior="class")
+    # goes on training with it.
+    older = ConditionalVAETransformer(**FAST, prior="class").fit(X, y)
+    older.set_params(prior="auto", warm_start=True).fit(X, y)
+    assert type(older.module_.prior).__name__ == "LabelGaussianPrior"
+    assert older.n_iter_ == 6
+
+
 def test_recommend_is_not_available(digits):
     X_train, _, y_train, _ = digits
     cvae = ConditionalVAETransformer(**FAST).fit(X_train[:50], y_train[:50])

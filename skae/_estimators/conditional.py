@@ -33,6 +33,7 @@ from .vae import VAETransformer
 
 # Elements of the prior's log-densities held at once by _prior_log_prob.
 _PRIOR_ELEMENTS = 1 << 22
+_TINY = float(np.finfo(np.float32).tiny)
 
 
 class ConditionalVAETransformer(_LabelsMixin, VAETransformer):
@@ -278,6 +279,7 @@ class ConditionalVAETransformer(_LabelsMixin, VAETransformer):
             self.likelihood,
             n_classes,
             self._prior(),
+            self.n_pseudo_inputs,
         )
 
     _conditional = True
@@ -285,6 +287,9 @@ class ConditionalVAETransformer(_LabelsMixin, VAETransformer):
     def _auto_rules(self, data: defaults.TrainingData, streaming: bool) -> dict:
         rules = super()._auto_rules(data, streaming)
         rules["beta"] = partial(defaults.beta, data, conditional=True)
+        # A warm start keeps the prior it was fitted with (files saved when
+        # "auto" meant "class" go on training with it).
+        rules["prior"] = self._prior
         return rules
 
     def _after_fit(self, X, Xs, seed: int) -> None:
@@ -303,7 +308,9 @@ class ConditionalVAETransformer(_LabelsMixin, VAETransformer):
         The M rows (``n_pseudo_inputs``) are drawn without replacement with
         the fit's seed; a class with fewer rows repeats them, each as often
         (up to one). Classes without rows in ``X`` (a ``partial_fit``
-        block) keep theirs.
+        block) keep theirs; a block's rows replace those of its classes.
+        The variances are kept above float32's smallest normal number (a
+        log-variance of -87), so that no exemplar has a zero width.
         """
         rng = np.random.RandomState(seed)
         prior = self.module_.prior
@@ -315,7 +322,7 @@ class ConditionalVAETransformer(_LabelsMixin, VAETransformer):
             prior.match(
                 int(c),
                 torch.from_numpy(means[rows]),
-                torch.from_numpy(np.log(variances[rows])),
+                torch.from_numpy(np.log(np.maximum(variances[rows], _TINY))),
             )
 
     def _match_prior(self, X, means: np.ndarray, variances: np.ndarray) -> None:
@@ -501,8 +508,11 @@ class ConditionalVAETransformer(_LabelsMixin, VAETransformer):
         return mixture(terms)[1][0].astype(Z.dtype)
 
     def _prior_module(self) -> torch.nn.Module:
-        """A float64 copy on the CPU of the fitted prior."""
-        return copy.deepcopy(self.module_.prior).to("cpu", torch.float64)
+        """A float64 copy on the CPU of the fitted prior (made once per model)."""
+        return self._memo().get(
+            "prior_float64",
+            lambda: copy.deepcopy(self.module_.prior).to("cpu", torch.float64),
+        )
 
     def _prior_log_prob(self, Z: np.ndarray, index: np.ndarray) -> np.ndarray:
         """log p(z|y) of codes ``Z`` with labels ``index`` (float64)."""
@@ -629,9 +639,10 @@ class ConditionalVAETransformer(_LabelsMixin, VAETransformer):
 
         random_state : int, RandomState instance or None, default=None
             Seed of the draws. None uses the estimator's ``random_state``.
-            The standard normal draws come first: the same seed gives the
-            same draws whatever ``y``, each mapped through its class's
-            prior (the same place in every class's distribution).
+            The standard normal draws come first, one row per sample: the
+            same seed gives the same draws whatever ``y`` and however many
+            samples, each mapped through its class's prior (for the
+            exemplars, a last column chooses the exemplar).
 
         y : array-like of shape (n_samples,) or a label, default=None
             The class of each sample, or one class for all. None draws the

@@ -32,7 +32,10 @@ class LabelExemplarPrior(nn.Module):
     trains with it); once matched (``matched`` is 1), the KL term is
     estimated from the posterior draws, as for the VampPrior. The modes of
     :meth:`draw_of` are the exemplars, ``M`` per class (``modes_per_class``):
-    class c's are ``c * M`` to ``c * M + M - 1``.
+    class c's are ``c * M`` to ``c * M + M - 1``. A training row that is an
+    exemplar has its own posterior in the prior, so its KL term is at most
+    about log M: on data with fewer than M rows per class, every training
+    row scores a little higher than a new row of the same fit would.
     """
 
     def __init__(
@@ -42,8 +45,9 @@ class LabelExemplarPrior(nn.Module):
         self.n_features = n_features
         self.modes_per_class = n_exemplars
         self.n_modes = n_classes * n_exemplars
-        # log_prob's (rows x M x k) differences and their squares.
-        self.elements_per_code = 3 * n_exemplars * n_components
+        # log_prob's (rows x M x k) tensors: the gathered means, log-variances
+        # and precisions, the differences, their weighted squares and sum.
+        self.elements_per_code = 7 * n_exemplars * n_components
         shape = (n_classes, n_exemplars, n_components)
         self.mean = nn.Parameter(torch.empty(shape), requires_grad=False)
         self.log_var = nn.Parameter(torch.empty(shape), requires_grad=False)
@@ -61,7 +65,9 @@ class LabelExemplarPrior(nn.Module):
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
-        self._matched = bool(self.matched.detach().cpu()[0] > 0.5)
+        flag = state_dict.get(prefix + "matched")
+        if flag is not None and not flag.is_meta:
+            self._matched = bool(flag.detach().cpu().reshape(-1)[0] > 0.5)
 
     @torch.no_grad()
     def match(self, index: int, mean: torch.Tensor, log_var: torch.Tensor) -> None:

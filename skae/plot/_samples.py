@@ -178,8 +178,9 @@ class SamplesDisplay:
             :class:`~skae.ConditionalVAETransformer`, each requested class
             gets ``n_samples`` samples, one row of the grid, drawn from the
             same standard normal draws (for an int ``random_state``: the
-            same place in each class's prior, so columns tend to share a
-            style).
+            same place in each class's prior, so that with
+            ``prior="class"`` columns tend to share a style; the default
+            exemplar prior draws an unrelated exemplar in each class).
 
         n_samples : int, default=64
             Number of samples; per class for a conditional model.
