@@ -51,8 +51,8 @@ class ConditionalVAETransformer(_LabelsMixin, VAETransformer):
     carry the class, the decoder leans on them, and codes drawn from
     N(0, I) decode to other classes: at 16 dimensions, 0.743 of MNIST
     samples showed the requested digit, 0.975 with a Gaussian fitted to
-    each class's codes (``prior="class"``) and 0.992 with the aggregate
-    posterior (a CNN judge; ``benchmarks/bench_generative.py``). The label
+    each class's codes (``prior="class"``) and 0.993 with the exemplars
+    (a CNN judge; ``benchmarks/bench_generative.py``). The label
     enters as
     the one-hot vector of the classes seen in ``fit`` (``classes_``): the
     posterior heads see the encoder trunk's features and the label, the
