@@ -664,7 +664,7 @@ class ConditionalVAETransformer(_LabelsMixin, VAETransformer):
         rng = check_random_state(
             self.random_state if random_state is None else random_state
         )
-        per_class = getattr(self.module_.prior, "modes_per_class", 1)
+        per_class = self.module_.prior.modes_per_class
         # One row of standard normal draws per sample, then p(z|y): with
         # several modes per class, a last column chooses the mode.
         draws = rng.standard_normal((n_samples, self.n_components_ + (per_class > 1)))

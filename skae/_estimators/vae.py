@@ -23,7 +23,7 @@ from .._nn.objectives import (
     NegativeIWAEBound,
     elbo_common_noise,
 )
-from .._nn.priors import PRIORS
+from .._nn.priors import LABEL_PRIORS, PRIORS
 from . import defaults
 from .autoencoder import AutoencoderTransformer
 from .base import _BaseAutoencoder
@@ -572,7 +572,7 @@ class VAETransformer(_PosteriorMixin, _BaseAutoencoder):
         return rules
 
     def _check_params(self) -> None:
-        if self._prior() in ("class", "exemplars") and not self._conditional:
+        if self._prior() in LABEL_PRIORS and not self._conditional:
             raise ValueError(
                 f"prior={self._prior()!r} learns a distribution for each class and "
                 "needs labels: use ConditionalVAETransformer, or prior='normal'."

@@ -25,7 +25,7 @@ from .models import (
     PCAPathAutoencoder,
     VariationalAutoencoder,
 )
-from .priors import LabelGaussianPrior, VampPrior
+from .priors import LABEL_PRIORS, LabelGaussianPrior, VampPrior
 
 
 def _probe(module: nn.Module, n_in: int) -> torch.Tensor:
@@ -148,7 +148,7 @@ def build_vae(
         trunk = nn.Sequential(UnitNorm(), *_layers(trunk))
     lik = LIKELIHOODS[likelihood]
     lik_module = lik(n_features) if lik is GaussianLikelihood else lik()
-    if prior in ("class", "exemplars") and not n_classes:
+    if prior in LABEL_PRIORS and not n_classes:
         raise ValueError(f"prior={prior!r} needs labels: a conditional VAE.")
     if prior == "vamp" and n_classes:
         raise ValueError("prior='vamp' is for a VAE without labels.")

@@ -18,12 +18,12 @@ import math
 import torch
 from torch import nn
 
-from .priors import LOG_2PI, StandardNormalPrior, log_normal_diag
+from .priors import LabelPrior, StandardNormalPrior, log_normal_diag, sampled_kl
 
 _NORMAL = StandardNormalPrior()
 
 
-class LabelExemplarPrior(nn.Module):
+class LabelExemplarPrior(LabelPrior):
     """p(z|y) = (1/M) sum_m N(z; mean[y, m], diag(exp(log_var[y, m]))).
 
     Rows are ``[x, onehot(y)]``: the prior reads the label from the columns
@@ -41,8 +41,7 @@ class LabelExemplarPrior(nn.Module):
     def __init__(
         self, n_features: int, n_classes: int, n_components: int, n_exemplars: int
     ) -> None:
-        super().__init__()
-        self.n_features = n_features
+        super().__init__(n_features)
         self.modes_per_class = n_exemplars
         self.n_modes = n_classes * n_exemplars
         # log_prob's (rows x M x k) tensors: the gathered means, log-variances
@@ -77,10 +76,6 @@ class LabelExemplarPrior(nn.Module):
         self.matched.fill_(1.0)
         self._matched = True
 
-    def label_index(self, x: torch.Tensor) -> torch.Tensor:
-        """The class index of each row ``[x, onehot(y)]``."""
-        return x[..., self.n_features :].argmax(-1)
-
     def kl(
         self,
         mu: torch.Tensor,
@@ -92,11 +87,7 @@ class LabelExemplarPrior(nn.Module):
         then log q(z|x) - log p(z|y) averaged over the draws ``z``."""
         if not self._matched:
             return _NORMAL.kl(mu, log_var)
-        log_ratio = log_normal_diag(z, mu, log_var) - self.log_prob(z, x)
-        return log_ratio.reshape(-1, mu.shape[0]).mean(0)
-
-    def log_prob(self, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        return self.log_prob_of(z, self.label_index(x))
+        return sampled_kl(mu, log_var, z, self.log_prob(z, x))
 
     def draw(self, eps: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """Codes of each row's class's first exemplar (:meth:`draw_of` chooses)."""
@@ -111,8 +102,7 @@ class LabelExemplarPrior(nn.Module):
         if not self._matched:
             return _NORMAL.log_prob(z)
         mean, log_var = self.mean[index], self.log_var[index]  # (n, M, k)
-        square = (z[..., None, :] - mean).square() * torch.exp(-log_var)
-        log_densities = -0.5 * (square + log_var + LOG_2PI).sum(-1)
+        log_densities = log_normal_diag(z[..., None, :], mean, log_var)
         return torch.logsumexp(log_densities, -1) - math.log(self.modes_per_class)
 
     def draw_of(self, eps: torch.Tensor, index: torch.Tensor) -> torch.Tensor:

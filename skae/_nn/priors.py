@@ -37,6 +37,7 @@ class StandardNormalPrior(nn.Module):
     """p(z) = N(0, I); no parameters."""
 
     n_modes = 1
+    modes_per_class = 1
     elements_per_code = 0
 
     def kl(
@@ -61,9 +62,29 @@ class StandardNormalPrior(nn.Module):
 
 
 PRIORS = ("normal", "class", "exemplars", "vamp")
+# The priors of a class each (the conditional VAE's only).
+LABEL_PRIORS = ("class", "exemplars")
 
 
-class LabelGaussianPrior(nn.Module):
+class LabelPrior(nn.Module):
+    """A prior p(z|y) that reads the label of rows ``[x, onehot(y)]``.
+
+    Subclasses give ``log_prob_of(z, index)`` for class indices.
+    """
+
+    def __init__(self, n_features: int) -> None:
+        super().__init__()
+        self.n_features = n_features
+
+    def label_index(self, x: torch.Tensor) -> torch.Tensor:
+        """The class index of each row ``[x, onehot(y)]``."""
+        return x[..., self.n_features :].argmax(-1)
+
+    def log_prob(self, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return self.log_prob_of(z, self.label_index(x))
+
+
+class LabelGaussianPrior(LabelPrior):
     """p(z|y) = N(mean[y], L[y] L[y]^T), a Gaussian with full covariance per class.
 
     Rows are ``[x, onehot(y)]`` (see :class:`skae._nn.models.ConditionalVAE`):
@@ -76,8 +97,7 @@ class LabelGaussianPrior(nn.Module):
     """
 
     def __init__(self, n_features: int, n_classes: int, n_components: int) -> None:
-        super().__init__()
-        self.n_features = n_features
+        super().__init__(n_features)
         self.n_modes = n_classes
         self.modes_per_class = 1
         # log_prob's whitened codes: a k x k product per code.
@@ -104,10 +124,6 @@ class LabelGaussianPrior(nn.Module):
         self.mean[index] = mean.to(self.mean)
         self.tril[index] = tril.to(self.tril)
 
-    def label_index(self, x: torch.Tensor) -> torch.Tensor:
-        """The class index of each row ``[x, onehot(y)]``."""
-        return x[..., self.n_features :].argmax(-1)
-
     def _of(self, index: torch.Tensor):
         """Mean, L, L^-1 and log det L of the prior of each class in ``index``."""
         scale = self.scale_tril()
@@ -131,9 +147,6 @@ class LabelGaussianPrior(nn.Module):
         log_ratio = 2.0 * log_det - log_var.sum(-1)
         return 0.5 * (trace + white.square().sum(-1) - k + log_ratio)
 
-    def log_prob(self, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        return self.log_prob_of(z, self.label_index(x))
-
     def draw(self, eps: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         return self.draw_of(eps, self.label_index(x))
 
@@ -154,6 +167,18 @@ def log_normal_diag(
 ) -> torch.Tensor:
     """log N(z; mu, diag(exp(log_var))) over the last dimension."""
     return -0.5 * ((z - mu).square() / log_var.exp() + log_var + LOG_2PI).sum(-1)
+
+
+def sampled_kl(
+    mu: torch.Tensor, log_var: torch.Tensor, z: torch.Tensor, log_prior: torch.Tensor
+) -> torch.Tensor:
+    """log q(z|x) - log p(z) per row, averaged over the draws ``z``.
+
+    An unbiased estimate of KL(q(z|x) || p(z)) from draws of shape
+    ``(..., n_rows, n_components)`` and their ``log_prior`` log p(z).
+    """
+    log_ratio = log_normal_diag(z, mu, log_var) - log_prior
+    return log_ratio.reshape(-1, mu.shape[0]).mean(0)
 
 
 class VampPrior(nn.Module):
@@ -207,8 +232,7 @@ class VampPrior(nn.Module):
         An unbiased estimate of KL(q(z|x) || p(z)) from the draws of shape
         ``(..., n_rows, n_components)``.
         """
-        log_ratio = log_normal_diag(z, mu, log_var) - self.log_prob(z)
-        return log_ratio.reshape(-1, mu.shape[0]).mean(0)
+        return sampled_kl(mu, log_var, z, self.log_prob(z))
 
     def log_prob(self, z: torch.Tensor, x: torch.Tensor | None = None) -> torch.Tensor:
         """log p(z) = logsumexp_k log q(z|u_k) - log K, per code."""
