@@ -27,6 +27,7 @@ from sklearn.decomposition import PCA
 
 from skae import AutoencoderTransformer, VAETransformer
 from skae._estimators.defaults import FORMER_AE_DEFAULTS, FORMER_VAE_DEFAULTS
+from skae._estimators.gate import gate_size
 
 from common import best_ms, mnist_like
 
@@ -101,7 +102,11 @@ def requests(n_requests: int, seed: int = 0) -> list[tuple[str, np.ndarray]]:
 
 
 def throughput(
-    n_requests: int, threads: tuple[int, ...], max_iter: int, intra_op: tuple[int, ...]
+    n_requests: int,
+    threads: tuple[int, ...],
+    max_iter: int,
+    intra_op: tuple[int, ...],
+    rounds: int = 1,
 ) -> list[dict]:
     """Calls per second from each number of request threads, answers checked,
     with torch's intra-op threads at each of ``intra_op`` (0: as the machine
@@ -125,21 +130,30 @@ def throughput(
             torch.set_num_threads(intra or default_threads)
             try:
                 expected = [answer(r) for r in work]
+                # Rounds over the thread counts, the median of each: this
+                # machine's speed drifts between runs of a second.
+                seconds = {n: [] for n in threads}
+                identical = {n: True for n in threads}
+                for _ in range(rounds):
+                    for n_threads in threads:
+                        with ThreadPoolExecutor(n_threads) as pool:
+                            start = time.perf_counter()
+                            got = list(pool.map(answer, work))
+                            seconds[n_threads].append(time.perf_counter() - start)
+                        identical[n_threads] &= all(
+                            np.array_equal(a, b)
+                            for a, b in zip(got, expected, strict=True)
+                        )
                 for n_threads in threads:
-                    with ThreadPoolExecutor(n_threads) as pool:
-                        start = time.perf_counter()
-                        got = list(pool.map(answer, work))
-                        seconds = time.perf_counter() - start
-                    identical = all(
-                        np.array_equal(a, b) for a, b in zip(got, expected, strict=True)
-                    )
+                    median = float(np.median(seconds[n_threads]))
                     results.append(
                         dict(
                             model=Est.__name__,
                             intra_op=torch.get_num_threads(),
+                            gate=gate_size(),
                             threads=n_threads,
-                            calls_per_s=len(work) / seconds,
-                            identical=identical,
+                            calls_per_s=len(work) / median,
+                            identical=identical[n_threads],
                         )
                     )
             finally:
@@ -178,19 +192,23 @@ def page(latencies: list[dict], rates: list[dict], meta: dict) -> str:
         f"Requests of 1 to 64 digits rows ({meta['n_requests']} calls: 87 % "
         "`transform`, 13 % `score_samples`) on one fitted 8-D model, from a "
         "pool of threads; every answer compared bit for bit with the "
-        "single-threaded one with the same torch threads. "
+        "single-threaded one with the same torch threads; calls per second "
+        f"from the median of {meta['rounds']} rounds over the thread counts. "
+        "*gate* is how many calls of one model run at once "
+        "(`max(1, cpus // (2 * torch threads))`, the user guide's *Serving*). "
         "*torch threads* is `torch.get_num_threads()` during the run: the "
         "machine's default, or 1 as a server of many request threads sets it "
         "once at start-up (the user guide's *Serving*):",
         "",
-        "| model | torch threads | request threads | calls per second "
+        "| model | torch threads | gate | request threads | calls per second "
         "| answers identical |",
-        "|---|---:|---:|---:|---|",
+        "|---|---:|---:|---:|---:|---|",
     ]
     for row in rates:
         lines.append(
-            f"| {row['model']} | {row['intra_op']} | {row['threads']} | "
-            f"{row['calls_per_s']:.0f} | {'yes' if row['identical'] else 'NO'} |"
+            f"| {row['model']} | {row['intra_op']} | {row['gate']} | "
+            f"{row['threads']} | {row['calls_per_s']:.0f} | "
+            f"{'yes' if row['identical'] else 'NO'} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -208,13 +226,14 @@ def main(argv=None) -> None:
     n_fit = 500 if args.quick else 5000
     latencies = latency(n_fit, max_iter, calls)
     intra_op = (0, 1) if torch.get_num_threads() > 1 else (0,)
-    rates = throughput(n_requests, threads, max_iter, intra_op)
+    rates = throughput(n_requests, threads, max_iter, intra_op, 1 if args.quick else 5)
     meta = dict(
         machine=f"{platform.machine()}, {torch.get_num_threads()} threads",
         torch=torch.__version__.split("+")[0],
         threads=torch.get_num_threads(),
         calls=calls,
         n_requests=n_requests,
+        rounds=1 if args.quick else 5,
     )
     args.output.write_text(page(latencies, rates, meta))
     if args.json is not None:

@@ -1,7 +1,10 @@
 """Serving: per-model work done once, small calls on small tiles, threads."""
 
+import pickle
 import subprocess
 import sys
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -11,6 +14,8 @@ import torch
 
 from skae import AutoencoderTransformer, VAETransformer
 from skae._data.tiles import MIN_TILE, TilePlan, plan_tiles, tile_ladder
+from skae._estimators import gate
+from skae._estimators.gate import gate_size
 
 ROOT = Path(__file__).resolve().parent.parent
 FAST = dict(max_iter=1, random_state=0, device="cpu")
@@ -137,7 +142,8 @@ def test_bench_serving_quick(tmp_path):
     )
     assert out.returncode == 0, out.stderr
     text = page.read_text()
-    assert f"| AutoencoderTransformer | {torch.get_num_threads()} | 8 |" in text
+    row = f"| AutoencoderTransformer | {torch.get_num_threads()} | {gate_size()} | 8 |"
+    assert row in text
     # 2 models x 1 and 8 request threads x the machine's torch threads and 1.
     settings = 1 if torch.get_num_threads() == 1 else 2
     assert "| NO |" not in text and text.count("| yes |") == 4 * settings
@@ -179,3 +185,46 @@ def test_small_score_calls_where_the_scores_own_probe_is_blind():
         np.testing.assert_array_equal(
             est.score_samples(X[200 + i : 201 + i]), scores[i]
         )
+
+
+def test_gate_size_leaves_a_core_for_each_calls_python():
+    assert gate_size(cpus=2, threads=1) == 1
+    assert gate_size(cpus=2, threads=2) == 1  # never 0
+    assert gate_size(cpus=16, threads=1) == 8
+    assert gate_size(cpus=16, threads=4) == 2
+    assert gate_size(cpus=16, threads=16) == 1
+
+
+@pytest.mark.parametrize("size", [1, 2])
+def test_gate_bounds_the_calls_of_a_model_that_run_at_once(monkeypatch, size):
+    """Eight threads, ``size`` calls inside at once; the answers unchanged."""
+    X = np.random.RandomState(0).uniform(size=(300, 12))
+    model = VAETransformer(2, hidden_layer_sizes=(8,), **FAST).fit(X)
+    other = VAETransformer(2, hidden_layer_sizes=(8,), **FAST).fit(X)
+    expected = model.transform(X[:5]), model.score(X[:5])
+    monkeypatch.setattr(gate, "gate_size", lambda: size)
+    inside, most, lock = {}, {}, threading.Lock()
+    codes = VAETransformer._codes
+
+    def slow_codes(self, *args):
+        with lock:
+            inside[id(self)] = inside.get(id(self), 0) + 1
+            most[id(self)] = max(most.get(id(self), 0), inside[id(self)])
+            most["all"] = max(most.get("all", 0), sum(inside.values()))
+        time.sleep(0.01)  # long enough for the other threads to arrive
+        with lock:
+            inside[id(self)] -= 1
+        return codes(self, *args)
+
+    monkeypatch.setattr(VAETransformer, "_codes", slow_codes)
+    with ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(lambda _: model.transform(X[:5]), range(16)))
+        assert most == {id(model): size, "all": size}
+        # Another model's calls have a gate of their own: both run at once.
+        list(pool.map(lambda m: m.transform(X[:5]), [model, other] * 8))
+    assert most == {id(model): size, id(other): size, "all": 2 * size}
+    assert all(np.array_equal(g, expected[0]) for g in got)
+    # score calls score_samples inside the gate: a nested call does not wait.
+    assert model.score(X[:5]) == expected[1]
+    assert "gate" not in str(vars(model))  # nothing of the gate is pickled
+    assert pickle.loads(pickle.dumps(model)).transform(X[:5]).shape == (5, 2)

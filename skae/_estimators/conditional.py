@@ -28,6 +28,7 @@ from .._nn.priors import LabelGaussianPrior, StandardNormalPrior
 from . import defaults
 from .checks import _check_n_samples, _is_auto, _transaction, output_dtype
 from .docstrings import section
+from .gate import gated
 from .labels import _LabelsMixin, mixture
 from .vae import VAETransformer
 
@@ -401,6 +402,7 @@ class ConditionalVAETransformer(_LabelsMixin, VAETransformer):
         proba = np.exp(log_joint - top)
         return proba / proba.sum(axis=1, keepdims=True)
 
+    @gated
     def transform(self, X, *, y=None):
         """Encode X into the latent space, given its labels or not.
 
@@ -469,6 +471,7 @@ class ConditionalVAETransformer(_LabelsMixin, VAETransformer):
         std = np.sqrt(np.maximum(second - mean**2, 0.0))
         return mean.astype(dtype), std.astype(dtype)
 
+    @gated
     def inverse_transform(self, X, *, y=None):
         """Decode latent codes back to the data space, for given labels or not.
 
@@ -538,6 +541,7 @@ class ConditionalVAETransformer(_LabelsMixin, VAETransformer):
     def _decode(self, Z, index, dtype):
         return self._decode_to(self._labelled(Z, index), dtype)
 
+    @gated
     def score_samples(self, X, *, y=None):
         """Evidence lower bound of each sample, given its label or not.
 
@@ -564,6 +568,7 @@ class ConditionalVAETransformer(_LabelsMixin, VAETransformer):
             )
         return mixture((scores, []) for _, scores in self._log_joint(X))[0]
 
+    @gated
     def score(self, X, y=None):
         """Mean of ``score_samples(X, y)`` (higher is better).
 

@@ -27,6 +27,7 @@ from .checks import (
     _module_device,
     output_dtype,
 )
+from .gate import gated
 from .memo import ModelMemo, model_memo
 
 
@@ -243,6 +244,7 @@ class _InferenceMixin(TransformerMixin):
             finish=self._standardizer().unscale,
         )
 
+    @gated
     def transform(self, X):
         """Encode X into the latent space.
 
@@ -276,6 +278,7 @@ class _InferenceMixin(TransformerMixin):
             row_bytes=self._row_bytes(),
         )
 
+    @gated
     def inverse_transform(self, X):
         """Decode latent codes back to the data space.
 
@@ -308,6 +311,7 @@ class _InferenceMixin(TransformerMixin):
             )
         return Z
 
+    @gated
     def score_samples(self, X):
         """Score of each sample: higher means more typical of the training data.
 
@@ -357,6 +361,7 @@ class _InferenceMixin(TransformerMixin):
             compute_dtype=dtype,
         )
 
+    @gated
     def score(self, X, y=None):
         """Mean of ``score_samples`` over X (higher is better).
 
