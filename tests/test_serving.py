@@ -1,10 +1,11 @@
 """Serving: per-model work done once, small calls on small tiles, threads."""
 
+import multiprocessing
+import os
 import pickle
 import subprocess
 import sys
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -197,34 +198,64 @@ def test_gate_size_leaves_a_core_for_each_calls_python():
 
 @pytest.mark.parametrize("size", [1, 2])
 def test_gate_bounds_the_calls_of_a_model_that_run_at_once(monkeypatch, size):
-    """Eight threads, ``size`` calls inside at once; the answers unchanged."""
+    """Eight threads, exactly ``size`` calls of a model inside at once (a
+    barrier of ``size`` parties proves that many get in, the count that no
+    more do); another model's calls run beside them; answers unchanged."""
     X = np.random.RandomState(0).uniform(size=(300, 12))
     model = VAETransformer(2, hidden_layer_sizes=(8,), **FAST).fit(X)
     other = VAETransformer(2, hidden_layer_sizes=(8,), **FAST).fit(X)
     expected = model.transform(X[:5]), model.score(X[:5])
+    gate._GATES.clear()  # gates are sized at a model's first call
     monkeypatch.setattr(gate, "gate_size", lambda: size)
     inside, most, lock = {}, {}, threading.Lock()
+    barrier = [threading.Barrier(size, timeout=30)]
     codes = VAETransformer._codes
 
-    def slow_codes(self, *args):
+    def counted_codes(self, *args):
         with lock:
             inside[id(self)] = inside.get(id(self), 0) + 1
             most[id(self)] = max(most.get(id(self), 0), inside[id(self)])
-            most["all"] = max(most.get("all", 0), sum(inside.values()))
-        time.sleep(0.01)  # long enough for the other threads to arrive
+        barrier[0].wait()  # raises if fewer calls than its parties get in
         with lock:
             inside[id(self)] -= 1
         return codes(self, *args)
 
-    monkeypatch.setattr(VAETransformer, "_codes", slow_codes)
+    monkeypatch.setattr(VAETransformer, "_codes", counted_codes)
     with ThreadPoolExecutor(8) as pool:
         got = list(pool.map(lambda _: model.transform(X[:5]), range(16)))
-        assert most == {id(model): size, "all": size}
-        # Another model's calls have a gate of their own: both run at once.
+        assert most == {id(model): size}
+        # Each model has a gate of its own: size calls of each at once.
+        barrier[0] = threading.Barrier(2 * size, timeout=30)
         list(pool.map(lambda m: m.transform(X[:5]), [model, other] * 8))
-    assert most == {id(model): size, id(other): size, "all": 2 * size}
+    assert most == {id(model): size, id(other): size}
     assert all(np.array_equal(g, expected[0]) for g in got)
+    barrier[0] = threading.Barrier(1)  # one call at a time from here
     # score calls score_samples inside the gate: a nested call does not wait.
     assert model.score(X[:5]) == expected[1]
     assert "gate" not in str(vars(model))  # nothing of the gate is pickled
     assert pickle.loads(pickle.dumps(model)).transform(X[:5]).shape == (5, 2)
+
+
+def _transform_in_child(model, X, queue):
+    queue.put(model.transform(X))
+
+
+@pytest.mark.skipif(not hasattr(os, "register_at_fork"), reason="no fork here")
+def test_a_forked_child_does_not_inherit_a_held_gate():
+    """A process forked while a thread is inside a call serves in the child."""
+    X = np.random.RandomState(0).uniform(size=(300, 12))
+    model = VAETransformer(2, hidden_layer_sizes=(8,), **FAST).fit(X)
+    expected = model.transform(X[:5])
+    held = gate._gate(model)
+    held.acquire()  # as a request thread inside a call when the fork comes
+    try:
+        context = multiprocessing.get_context("fork")
+        queue = context.Queue()
+        child = context.Process(target=_transform_in_child, args=(model, X[:5], queue))
+        child.start()
+        got = queue.get(timeout=120)
+        child.join(120)
+    finally:
+        held.release()
+    assert child.exitcode == 0
+    np.testing.assert_array_equal(got, expected)

@@ -372,6 +372,7 @@ class ConditionalVAETransformer(_LabelsMixin, VAETransformer):
         per_class = prior.modes_per_class
         return np.repeat(self.class_prior_ / per_class, per_class)
 
+    @gated
     def class_posterior(self, X):
         """The weights q(y|x) of each class for each sample.
 
@@ -434,6 +435,7 @@ class ConditionalVAETransformer(_LabelsMixin, VAETransformer):
         )
         return mixture(terms)[1][0].astype(dtype)
 
+    @gated
     def posterior(self, X, *, y=None):
         """Mean and standard deviation of the posterior of z for each sample.
 
@@ -587,6 +589,7 @@ class ConditionalVAETransformer(_LabelsMixin, VAETransformer):
         """
         return float(np.mean(self.score_samples(X, y=y), dtype=np.float64))
 
+    @gated
     def log_likelihood(self, X, n_samples=1000, random_state=None, *, y=None):
         """Importance-weighted estimate of each sample's log-likelihood, in nats.
 
@@ -631,6 +634,7 @@ class ConditionalVAETransformer(_LabelsMixin, VAETransformer):
         )
         return mixture(terms)[0]
 
+    @gated
     def sample(self, n_samples=1, random_state=None, *, y=None):
         """Generate samples of chosen classes.
 
@@ -682,6 +686,7 @@ class ConditionalVAETransformer(_LabelsMixin, VAETransformer):
         codes = self._prior_draw(draws[:, : self.n_components_], mode)
         return self._decode(codes, index, np.float64)
 
+    @gated
     def recommend(self, X, n_items=10, *, exclude_seen=True):
         """Not available for the conditional model.
 

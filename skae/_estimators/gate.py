@@ -10,7 +10,10 @@ running call needs its torch threads and a core for its Python); the others
 wait on a lock (a semaphore for more than one call), which neither holds
 the GIL nor spins. On 2 cores that
 is one call at a time, while the waiting threads' own work (a server's
-parsing, a pool's bookkeeping) runs beside it.
+parsing, a pool's bookkeeping) runs beside it. A model's gate is sized at
+its first gated call (set ``torch.set_num_threads`` before serving) and
+kept for as long as the estimator lives; a forked child starts with new,
+open gates.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ F = TypeVar("F", bound=Callable)
 
 _GATES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _CREATE = threading.Lock()
-_INSIDE = threading.local()  # the gates this thread holds (nested calls)
+_INSIDE = threading.local()  # the models whose gate this thread holds
 
 
 @functools.cache
@@ -51,18 +54,31 @@ def gate_size(cpus: int | None = None, threads: int | None = None) -> int:
     return max(1, cpus // (2 * threads))
 
 
-def _semaphore(owner: object, size: int):
-    """``owner``'s gate of ``size``, made once: a lock for one call at a time
-    (acquired in C, without the semaphore's Python), else a semaphore. Kept
+def _gate(owner: object):
+    """``owner``'s gate, made at its first call: a lock for one call at a time
+    (taken in C, without a semaphore's Python), else a semaphore. Kept
     outside the estimator: a pickle, a clone or ``vars(estimator)`` never
     see it."""
-    gates = _GATES.get(owner)
-    if gates is not None and size in gates:
-        return gates[size]
+    gate = _GATES.get(owner)
+    if gate is not None:
+        return gate
     with _CREATE:
-        gates = _GATES.setdefault(owner, {})
+        size = gate_size()
         made = threading.Lock() if size == 1 else threading.BoundedSemaphore(size)
-        return gates.setdefault(size, made)
+        return _GATES.setdefault(owner, made)
+
+
+def _after_fork() -> None:
+    # A lock copied into a child while a thread of the parent held it would
+    # never be released there.
+    global _CREATE, _INSIDE
+    _GATES.clear()
+    _CREATE = threading.Lock()
+    _INSIDE = threading.local()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
 
 
 def gated(method: F) -> F:
@@ -79,7 +95,7 @@ def gated(method: F) -> F:
             held = _INSIDE.owners = set()
         if id(self) in held:
             return method(self, *args, **kwargs)
-        with _semaphore(self, gate_size()):
+        with _gate(self):
             held.add(id(self))
             try:
                 return method(self, *args, **kwargs)

@@ -380,6 +380,7 @@ class _InferenceMixin(TransformerMixin):
         """
         return float(np.mean(self.score_samples(X), dtype=np.float64))
 
+    @gated
     def sample(self, n_samples=1, random_state=None):
         """Generate new samples in the data space.
 

@@ -17,6 +17,7 @@ from .._nn.objectives import (
     importance_weighted_log_likelihood,
 )
 from .checks import _check_n_samples, output_dtype
+from .gate import gated
 
 # Burda et al. (2015): a latent dimension is active when the variance of its
 # posterior means over the data exceeds 0.01.
@@ -52,6 +53,7 @@ class _PosteriorMixin:
             np.count_nonzero(self.posterior_mean_variance_ > ACTIVE_UNIT_THRESHOLD)
         )
 
+    @gated
     def log_likelihood(self, X, n_samples=1000, random_state=None):
         """Importance-weighted estimate of each sample's log-likelihood, in nats.
 
@@ -117,6 +119,7 @@ class _PosteriorMixin:
             compute_dtype=torch.float64,
         )
 
+    @gated
     def posterior(self, X):
         """Mean and standard deviation of the posterior q(z|x) of each sample.
 

@@ -11,10 +11,13 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 
+from .gate import gated
+
 
 class _RecommendMixin:
     """``recommend`` of :class:`skae._estimators.base._BaseAutoencoder`."""
 
+    @gated
     def recommend(self, X, n_items=10, *, exclude_seen=True):
         """Top ``n_items`` features of each row's reconstruction, best first.
 
