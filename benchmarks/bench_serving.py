@@ -14,6 +14,7 @@ single-threaded one, and a 10000-row ``transform``.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import platform
 import time
@@ -116,18 +117,21 @@ def throughput(
     results = []
     for Est in (AutoencoderTransformer, VAETransformer):
         params = former(Est, len(X), max_iter=max_iter, random_state=0, device="cpu")
-        model = Est(8, **params).fit(X)
+        fitted = Est(8, **params).fit(X)
         work = requests(n_requests)
-
-        def answer(request, model=model):
-            kind, rows = request
-            if kind == "score":
-                return model.score_samples(rows)
-            return model.transform(rows)
-
         for intra in intra_op:
-            # What a server sets once at start-up (docs/user_guide.rst, Serving).
+            # What a server sets once at start-up (docs/user_guide.rst,
+            # Serving), before the model's first call sizes its gate: a copy
+            # of the fitted model per setting.
             torch.set_num_threads(intra or default_threads)
+            model = copy.deepcopy(fitted)
+
+            def answer(request, model=model):
+                kind, rows = request
+                if kind == "score":
+                    return model.score_samples(rows)
+                return model.transform(rows)
+
             try:
                 expected = [answer(r) for r in work]
                 # Rounds over the thread counts, the median of each: this
